@@ -1,0 +1,238 @@
+//! One error type for the HTTP edge and its RFC 9457 problem+json form.
+//!
+//! Every status and every machine `code` a client can see is decided in [`ApiError::parts`],
+//! one match, so the contract in API.md is readable in one place.
+
+use actix_web::{
+    body::BoxBody,
+    dev::ServiceResponse,
+    http::{header, Method, StatusCode},
+    middleware::ErrorHandlerResponse,
+    HttpResponse, ResponseError,
+};
+use serde::Serialize;
+
+use crate::{ledger::LedgerError, store::StoreError};
+
+/// The media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An RFC 9457 problem document, plus our stable `code` and, for validation errors, the field.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// A URI naming the problem type; its last segment is `code`.
+    #[serde(rename = "type")]
+    #[schema(example = "https://vouchsafe.dev/problems/invalid_body")]
+    pub kind: String,
+    /// A short, human-readable summary of the problem type.
+    pub title: &'static str,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What went wrong with this request, for a person.
+    pub detail: String,
+    /// Stable machine-readable reason (snake_case); clients match on this.
+    #[schema(example = "invalid_body")]
+    pub code: &'static str,
+    /// The request field at fault, for validation errors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+/// Every error a handler can answer with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("an API key is required: send `Authorization: Bearer <key>`")]
+    MissingKey,
+    #[error("the API key is unknown or revoked")]
+    UnknownKey,
+    #[error("this API key lacks the scope this route needs ({0})")]
+    Forbidden(&'static str),
+    #[error("the body is not valid JSON: {0}")]
+    MalformedJson(String),
+    #[error("{detail}")]
+    Invalid { field: Option<String>, detail: String },
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    InvalidParameter(String),
+    #[error("no route {method} {path}")]
+    RouteNotFound { method: Method, path: String },
+    #[error("{method} is not allowed here; allowed: {}", allow.iter().map(Method::as_str).collect::<Vec<_>>().join(", "))]
+    MethodNotAllowed { method: Method, allow: Vec<Method> },
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("not ready: {0}")]
+    NotReady(String),
+    #[error(transparent)]
+    Store(StoreError),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ApiError::NotFound("resource"),
+            other => ApiError::Store(other),
+        }
+    }
+}
+
+impl ApiError {
+    /// A validation error naming the field at fault.
+    pub fn invalid(field: impl Into<String>, detail: impl Into<String>) -> Self {
+        ApiError::Invalid { field: Some(field.into()), detail: detail.into() }
+    }
+
+    /// Status, stable code and title: the whole error contract in one match.
+    pub fn parts(&self) -> (StatusCode, &'static str, &'static str) {
+        use ApiError::*;
+        match self {
+            MissingKey => (StatusCode::UNAUTHORIZED, "unauthorized", "Authentication required"),
+            UnknownKey => (StatusCode::UNAUTHORIZED, "unauthorized", "Authentication required"),
+            Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Missing scope"),
+            MalformedJson(_) => (StatusCode::BAD_REQUEST, "malformed_json", "Malformed JSON"),
+            Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", "Invalid request body"),
+            UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "Unsupported media type")
+            }
+            PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "Payload too large"),
+            InvalidParameter(_) => (StatusCode::BAD_REQUEST, "invalid_parameter", "Invalid parameter"),
+            RouteNotFound { .. } => (StatusCode::NOT_FOUND, "route_not_found", "No such route"),
+            MethodNotAllowed { .. } => {
+                (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "Method not allowed")
+            }
+            NotFound(_) => (StatusCode::NOT_FOUND, "not_found", "Not found"),
+            NotReady(_) => (StatusCode::SERVICE_UNAVAILABLE, "not_ready", "Not ready"),
+            Store(StoreError::Unavailable(_)) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", "Database unavailable")
+            }
+            Store(_) | Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
+            Ledger(LedgerError::Unavailable(_)) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "ledger_unavailable", "Ledger unavailable")
+            }
+        }
+    }
+
+    fn field(&self) -> Option<String> {
+        match self {
+            ApiError::Invalid { field, .. } => field.clone(),
+            _ => None,
+        }
+    }
+
+    /// What a client is told: internal failures are described in the log, not to the caller.
+    fn detail(&self) -> String {
+        match self {
+            ApiError::Store(StoreError::Unavailable(_)) => {
+                "the database did not answer; retry shortly".into()
+            }
+            ApiError::Store(_) | ApiError::Internal(_) => {
+                "an internal error occurred; it has been logged with this request's id".into()
+            }
+            ApiError::Ledger(_) => "the redemption ledger did not answer; retry shortly".into(),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// Builds a problem+json response.
+pub fn problem_response(
+    status: StatusCode,
+    code: &'static str,
+    title: &'static str,
+    detail: String,
+    field: Option<String>,
+) -> HttpResponse {
+    let body = Problem {
+        kind: format!("https://vouchsafe.dev/problems/{code}"),
+        title,
+        status: status.as_u16(),
+        detail,
+        code,
+        field,
+    };
+    HttpResponse::build(status)
+        .insert_header((header::CONTENT_TYPE, PROBLEM_JSON))
+        .body(serde_json::to_string(&body).unwrap_or_else(|_| "{}".into()))
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.parts().0
+    }
+
+    fn error_response(&self) -> HttpResponse<BoxBody> {
+        let (status, code, title) = self.parts();
+        match self {
+            ApiError::Store(StoreError::Unavailable(_)) | ApiError::Ledger(_) | ApiError::NotReady(_) => {
+                tracing::warn!(error = %self, code, "dependency unavailable")
+            }
+            _ if status.is_server_error() => tracing::error!(error = %self, code, "request failed"),
+            _ => {}
+        }
+        let mut resp = problem_response(status, code, title, self.detail(), self.field());
+        let headers = resp.headers_mut();
+        match self {
+            ApiError::MissingKey | ApiError::UnknownKey => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    header::HeaderValue::from_static("Bearer realm=\"vouchsafe\""),
+                );
+            }
+            ApiError::MethodNotAllowed { allow, .. } => {
+                let list = allow.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
+                if let Ok(v) = header::HeaderValue::from_str(&list) {
+                    headers.insert(header::ALLOW, v);
+                }
+            }
+            ApiError::NotReady(_) | ApiError::Ledger(_) | ApiError::Store(StoreError::Unavailable(_)) => {
+                headers.insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+            }
+            _ => {}
+        }
+        resp
+    }
+}
+
+fn code_for_status(status: StatusCode) -> (&'static str, &'static str) {
+    match status.as_u16() {
+        400 => ("bad_request", "Bad request"),
+        401 => ("unauthorized", "Authentication required"),
+        403 => ("forbidden", "Forbidden"),
+        404 => ("route_not_found", "No such route"),
+        405 => ("method_not_allowed", "Method not allowed"),
+        408 => ("request_timeout", "Request timeout"),
+        413 => ("payload_too_large", "Payload too large"),
+        415 => ("unsupported_media_type", "Unsupported media type"),
+        s if s >= 500 => ("internal", "Internal error"),
+        _ => ("bad_request", "Bad request"),
+    }
+}
+
+/// Last line of defence: any error response that is not already problem+json (actix's own
+/// plain-text defaults, a payload error raised before a handler ran) is rewritten as one.
+pub fn problemize<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    if is_problem {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let detail = res
+        .response()
+        .error()
+        .map(|e| e.to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_owned());
+    let (req, _) = res.into_parts();
+    let (code, title) = code_for_status(status);
+    let resp = problem_response(status, code, title, detail, None);
+    Ok(ErrorHandlerResponse::Response(ServiceResponse::new(req, resp).map_into_right_body()))
+}

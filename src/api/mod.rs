@@ -1,0 +1,250 @@
+//! The HTTP edge: actix-web handlers per resource, the auth extractor, problem+json errors,
+//! request observation and the OpenAPI document generated from the handlers themselves.
+//!
+//! Routes are registered once, through `utoipa_actix_web`, so the served router and
+//! `/openapi.json` come from the same list and cannot drift apart.
+
+pub mod auth;
+pub mod error;
+pub mod keys;
+pub mod meta;
+
+use std::{net::TcpListener, sync::Arc, time::Instant};
+
+use actix_web::{
+    body::MessageBody,
+    dev::{ResourceDef, Server, ServiceRequest, ServiceResponse},
+    error::JsonPayloadError,
+    http::{
+        header::{HeaderName, HeaderValue},
+        Method,
+    },
+    middleware::{from_fn, ErrorHandlers, Next},
+    web, App, HttpRequest, HttpServer,
+};
+use rand::RngCore;
+use tracing::Instrument;
+use utoipa::OpenApi;
+use utoipa_actix_web::AppExt;
+
+use self::{auth::KeyCache, error::ApiError};
+use crate::{ledger::Ledger, store::Db, telemetry::Metrics};
+
+/// The largest JSON body accepted (NDJSON imports have their own, larger limit).
+pub const JSON_LIMIT: usize = 1 << 20;
+
+/// Everything a handler may reach.
+pub struct AppState {
+    pub db: Db,
+    pub ledger: Arc<dyn Ledger>,
+    pub keys: KeyCache,
+    pub metrics: Metrics,
+    routes: RouteTable,
+    openapi_json: String,
+}
+
+impl AppState {
+    /// State over a store and a ledger; API keys are trusted for `key_ttl` once looked up.
+    pub fn new(db: Db, ledger: Arc<dyn Ledger>, key_ttl: std::time::Duration) -> web::Data<AppState> {
+        let doc = openapi();
+        let routes = RouteTable::from_openapi(&doc);
+        let openapi_json = doc.to_json().unwrap_or_else(|_| "{}".into());
+        web::Data::new(AppState {
+            keys: KeyCache::new(db.clone(), key_ttl),
+            db,
+            ledger,
+            metrics: Metrics::new(),
+            routes,
+            openapi_json,
+        })
+    }
+
+    /// The OpenAPI document served at `/openapi.json`.
+    pub fn openapi_json(&self) -> &str {
+        &self.openapi_json
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "vouchsafe",
+        description = "Personalized single-use vouchers: CRM generation, checkout redemption, marketer reports. \
+                       Errors are RFC 9457 problem+json with a stable `code`.",
+    ),
+    modifiers(&BearerAuth),
+    components(schemas(error::Problem)),
+    tags(
+        (name = "meta", description = "Health, readiness, metrics and this document"),
+        (name = "keys", description = "API keys (scope admin)"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("api_key", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+    }
+}
+
+/// Every route, registered once for both the router and the OpenAPI document.
+fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(meta::healthz)
+        .service(meta::readyz)
+        .service(meta::metrics)
+        .service(meta::openapi_json)
+        .service(keys::create_key)
+        .service(keys::list_keys)
+        .service(keys::revoke_key);
+}
+
+/// The OpenAPI document of every route the app serves.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, doc) =
+        App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(routes).split_for_parts();
+    doc
+}
+
+/// Route patterns and their methods, to tell "no such route" (404) from "wrong method" (405).
+struct RouteTable(Vec<(ResourceDef, Vec<Method>)>);
+
+impl RouteTable {
+    fn from_openapi(doc: &utoipa::openapi::OpenApi) -> Self {
+        let table = doc
+            .paths
+            .paths
+            .iter()
+            .map(|(path, item)| {
+                let ops = [
+                    (Method::GET, item.get.is_some()),
+                    (Method::POST, item.post.is_some()),
+                    (Method::PUT, item.put.is_some()),
+                    (Method::PATCH, item.patch.is_some()),
+                    (Method::DELETE, item.delete.is_some()),
+                ];
+                let methods = ops.into_iter().filter(|(_, on)| *on).map(|(m, _)| m).collect();
+                (ResourceDef::new(path.as_str()), methods)
+            })
+            .collect();
+        RouteTable(table)
+    }
+
+    fn allowed(&self, path: &str) -> Vec<Method> {
+        let mut allow: Vec<Method> = self
+            .0
+            .iter()
+            .filter(|(def, _)| def.is_match(path))
+            .flat_map(|(_, m)| m.iter().cloned())
+            .collect();
+        allow.dedup();
+        allow
+    }
+}
+
+async fn fallback(req: HttpRequest, state: web::Data<AppState>) -> Result<actix_web::HttpResponse, ApiError> {
+    let allow = state.routes.allowed(req.path());
+    let method = req.method().clone();
+    if allow.is_empty() {
+        // The path is echoed to the caller only; logs see the route pattern "unmatched".
+        Err(ApiError::RouteNotFound { method, path: req.path().to_owned() })
+    } else {
+        Err(ApiError::MethodNotAllowed { method, allow })
+    }
+}
+
+fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    let api = match err {
+        JsonPayloadError::ContentType => {
+            ApiError::UnsupportedMediaType("send the body as Content-Type: application/json".into())
+        }
+        JsonPayloadError::OverflowKnownLength { limit, .. } | JsonPayloadError::Overflow { limit } => {
+            ApiError::PayloadTooLarge(format!("the body is larger than the {limit}-byte limit"))
+        }
+        JsonPayloadError::Deserialize(e) if e.is_data() => {
+            ApiError::Invalid { field: None, detail: e.to_string() }
+        }
+        JsonPayloadError::Deserialize(e) => ApiError::MalformedJson(e.to_string()),
+        other => ApiError::MalformedJson(other.to_string()),
+    };
+    api.into()
+}
+
+fn valid_request_id(id: &str) -> bool {
+    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// One span, one log line and one metric sample per request; echoes or assigns `X-Request-Id`.
+async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let start = Instant::now();
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|id| valid_request_id(id))
+        .map(str::to_owned)
+        .unwrap_or_else(|| {
+            let mut bytes = [0u8; 8];
+            rand::rng().fill_bytes(&mut bytes);
+            hex::encode(bytes)
+        });
+    let route = req.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+    let method = req.method().as_str().to_owned();
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        method = %method,
+        route = %route,
+        key_id = tracing::field::Empty,
+    );
+    let result = next.call(req).instrument(span.clone()).await;
+    let status = match &result {
+        Ok(res) => res.status(),
+        Err(e) => e.as_response_error().status_code(),
+    };
+    let elapsed = start.elapsed();
+    if let Some(state) = state {
+        state.metrics.observe_request(&method, &route, status.as_u16(), elapsed.as_secs_f64());
+    }
+    span.in_scope(|| {
+        tracing::info!(status = status.as_u16(), latency_ms = elapsed.as_secs_f64() * 1e3, "answered")
+    });
+    let mut res = result?;
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        res.headers_mut().insert(HeaderName::from_static("x-request-id"), value);
+    }
+    Ok(res)
+}
+
+/// Starts the HTTP service on `listener`. `workers = 0` means one per core.
+pub fn serve(state: web::Data<AppState>, listener: TcpListener, workers: usize) -> std::io::Result<Server> {
+    let mut server = HttpServer::new(move || {
+        let (app, _doc) = App::new().into_utoipa_app().configure(routes).split_for_parts();
+        app.app_data(state.clone())
+            .app_data(web::JsonConfig::default().limit(JSON_LIMIT).error_handler(json_error))
+            .app_data(
+                web::PathConfig::default()
+                    .error_handler(|e, _| ApiError::InvalidParameter(e.to_string()).into()),
+            )
+            .app_data(
+                web::QueryConfig::default()
+                    .error_handler(|e, _| ApiError::InvalidParameter(e.to_string()).into()),
+            )
+            .default_service(web::to(fallback))
+            .wrap(ErrorHandlers::new().default_handler(error::problemize))
+            .wrap(from_fn(observe))
+    })
+    .listen(listener)?
+    .shutdown_timeout(10);
+    if workers > 0 {
+        server = server.workers(workers);
+    }
+    Ok(server.run())
+}

@@ -1,0 +1,77 @@
+//! Wiring: from [`Settings`] to a migrated store, a ledger and a running service.
+
+use std::{net::TcpListener, sync::Arc};
+
+use actix_web::web;
+use anyhow::Context;
+
+use crate::{
+    api::{self, AppState},
+    config::Settings,
+    ledger::{redis::RedisLedger, sql::SqlLedger, Ledger},
+    store::{api_keys, Db},
+};
+
+/// Opens the configured database's pool (without connecting yet).
+pub fn open_store(settings: &Settings) -> anyhow::Result<Db> {
+    Db::connect(&settings.database_url, settings.db_pool_size)
+        .with_context(|| format!("cannot open database {}", settings.database_url))
+}
+
+/// Applies pending migrations; returns the versions applied.
+pub async fn migrate(db: &Db, settings: &Settings) -> anyhow::Result<Vec<String>> {
+    let db = db.clone();
+    tokio::task::spawn_blocking(move || db.migrate())
+        .await
+        .context("migration task failed")?
+        .with_context(|| format!("cannot migrate database {}", settings.database_url))
+}
+
+/// The ledger the settings ask for: Redis when `REDIS_URL` is set, else the SQL ledger.
+pub fn open_ledger(settings: &Settings, db: &Db) -> anyhow::Result<Arc<dyn Ledger>> {
+    Ok(match &settings.redis_url {
+        Some(url) => Arc::new(
+            RedisLedger::new(&url.0, &settings.redis_prefix)
+                .with_context(|| format!("cannot use Redis at {url:?}"))?,
+        ),
+        None => Arc::new(SqlLedger::new(db.clone())),
+    })
+}
+
+/// A migrated store, its ledger and the state handlers share.
+pub async fn prepare(settings: &Settings) -> anyhow::Result<web::Data<AppState>> {
+    let db = open_store(settings)?;
+    let applied = migrate(&db, settings).await?;
+    if !applied.is_empty() {
+        tracing::info!(count = applied.len(), "migrations applied");
+    }
+    let ledger = open_ledger(settings, &db)?;
+    Ok(AppState::new(db, ledger, settings.key_cache_ttl))
+}
+
+/// `vouchsafe serve`: migrate, listen, serve until SIGTERM or Ctrl-C (then drain for 10 s).
+pub async fn serve(settings: &Settings) -> anyhow::Result<()> {
+    let state = prepare(settings).await?;
+    let listener = TcpListener::bind(settings.bind).with_context(|| {
+        format!("cannot listen on {} (is another service there? set VOUCHSAFE_BIND)", settings.bind)
+    })?;
+    let addr = listener.local_addr()?;
+    let has_key = {
+        let db = state.db.clone();
+        db.run(api_keys::any_active).await.unwrap_or(true)
+    };
+    eprintln!(
+        "vouchsafe listening on http://{addr} (database: {}, ledger: {})",
+        settings.database_url,
+        state.ledger.kind()
+    );
+    if !has_key {
+        eprintln!(
+            "No API key exists yet. In another shell, create one with:\n  \
+             cargo run --release -- keys create --name admin --scopes admin"
+        );
+    }
+    api::serve(state, listener, 0)?.await.context("server stopped with an error")?;
+    eprintln!("vouchsafe stopped");
+    Ok(())
+}

@@ -1,0 +1,125 @@
+//! The command line: `vouchsafe [serve]`, `migrate`, `keys …`.
+//!
+//! Output meant for scripts (a new key's secret) goes alone to stdout; everything for a person
+//! goes to stderr.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::{app, config::Settings, domain::access::Scopes, store::api_keys};
+
+/// vouchsafe: personalized single-use vouchers (CRM generation, checkout redemption, reports).
+#[derive(Parser, Debug)]
+#[command(name = "vouchsafe", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: Settings,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the HTTP service (the default); migrates the database first.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// Create an API key; prints its secret alone on stdout (shown only once).
+    Create {
+        /// Who uses the key, e.g. checkout-eu.
+        #[arg(long)]
+        name: String,
+        /// Comma-separated: crm, checkout, reports, admin.
+        #[arg(long)]
+        scopes: Scopes,
+    },
+    /// List API keys (never their secrets).
+    List,
+    /// Revoke an API key by id; running services stop accepting it within seconds.
+    Revoke {
+        /// The key's id, as `keys list` shows it.
+        id: String,
+    },
+}
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = cli.settings;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => app::serve(&settings).await,
+        Command::Migrate => {
+            let db = app::open_store(&settings)?;
+            let applied = app::migrate(&db, &settings).await?;
+            if applied.is_empty() {
+                eprintln!("{}: up to date", settings.database_url);
+            } else {
+                for version in &applied {
+                    eprintln!("applied {version}");
+                }
+                eprintln!("{}: {} migration(s) applied", settings.database_url, applied.len());
+            }
+            Ok(())
+        }
+        Command::Keys(cmd) => keys(&settings, cmd).await,
+    }
+}
+
+async fn keys(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<()> {
+    let db = app::open_store(settings)?;
+    app::migrate(&db, settings).await?;
+    match cmd {
+        KeysCommand::Create { name, scopes } => {
+            let name = crate::api::keys::parse_key_name(&name).map_err(anyhow::Error::msg)?;
+            let (key, secret) = db.run(move |c| api_keys::create(c, &name, scopes)).await?;
+            eprintln!(
+                "created key {} ({}) with scopes {}; its secret is printed once, below:",
+                key.id, key.name, key.scopes
+            );
+            println!("{secret}");
+        }
+        KeysCommand::List => {
+            let keys = db.run(|c| api_keys::list(c, None, i64::MAX)).await?;
+            if keys.is_empty() {
+                eprintln!("no API keys; create one with: vouchsafe keys create --name NAME --scopes admin");
+                return Ok(());
+            }
+            let name_w = keys.iter().map(|k| k.name.chars().count()).max().unwrap_or(4).max(4);
+            let scope_w = keys.iter().map(|k| k.scopes.to_string().len()).max().unwrap_or(6).max(6);
+            println!("{:<12}  {:<name_w$}  {:<scope_w$}  {:<20}  STATUS", "ID", "NAME", "SCOPES", "CREATED");
+            for k in keys {
+                let status = match k.revoked_at {
+                    Some(t) => format!("revoked {}", t.format("%Y-%m-%d %H:%M")),
+                    None => "active".into(),
+                };
+                println!(
+                    "{:<12}  {:<name_w$}  {:<scope_w$}  {:<20}  {status}",
+                    k.id,
+                    k.name,
+                    k.scopes.to_string(),
+                    k.created_at.format("%Y-%m-%d %H:%M:%S")
+                );
+            }
+        }
+        KeysCommand::Revoke { id } => {
+            let key_id = id.clone();
+            let key = db
+                .run(move |c| api_keys::revoke(c, &key_id))
+                .await
+                .map_err(|e| match e {
+                    crate::store::StoreError::NotFound => anyhow::anyhow!("no API key with id {id}"),
+                    other => anyhow::Error::new(other),
+                })
+                .context("cannot revoke key")?;
+            eprintln!("revoked key {} ({})", key.id, key.name);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,16 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use vouchsafe::{cli, telemetry};
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    telemetry::init_logs(&cli.settings.log);
+    match actix_web::rt::System::new().block_on(cli::run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

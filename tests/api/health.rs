@@ -1,0 +1,80 @@
+use std::{sync::Arc, time::Duration};
+
+use vouchsafe::{
+    config::DatabaseUrl,
+    ledger::{redis::RedisLedger, sql::SqlLedger},
+    store::Db,
+};
+
+use crate::helpers::{assert_problem, closed_port, Options, TestApp, TestDb};
+
+#[tokio::test]
+async fn healthz_and_readyz_answer_200() {
+    let app = TestApp::spawn().await;
+    let resp = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers().contains_key("x-request-id"));
+
+    let resp = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    let backend = if TestDb::is_postgres() { "postgres" } else { "sqlite" };
+    let ledger = if std::env::var("TEST_REDIS_URL").is_ok() { "redis" } else { "sql" };
+    assert_eq!(body, serde_json::json!({ "status": "ready", "database": backend, "ledger": ledger }));
+}
+
+#[tokio::test]
+async fn readyz_is_503_when_the_database_is_unreachable() {
+    let url: DatabaseUrl = format!("postgres://postgres@127.0.0.1:{}/gone", closed_port()).parse().unwrap();
+    let dead = Db::connect(&url, 2).unwrap();
+    let app = TestApp::spawn_with(Options {
+        db: Some(dead.clone()),
+        ledger: Some(Arc::new(SqlLedger::new(dead))),
+        ..Options::default()
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let resp = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5), "readiness must not hang");
+    assert_eq!(resp.headers().get("retry-after").unwrap(), "1");
+    let body = assert_problem(resp, 503, "not_ready").await;
+    assert!(body["detail"].as_str().unwrap().contains("database (postgres) does not answer"), "{body}");
+    // Liveness is not readiness: the process still answers.
+    assert_eq!(app.client.get(app.url("/healthz")).send().await.unwrap().status(), 200);
+}
+
+#[tokio::test]
+async fn readyz_is_503_when_the_redis_ledger_is_unreachable() {
+    let ledger = RedisLedger::new(&format!("redis://127.0.0.1:{}", closed_port()), "t").unwrap();
+    let app = TestApp::spawn_with(Options { ledger: Some(Arc::new(ledger)), ..Options::default() }).await;
+    let resp = app.client.get(app.url("/readyz")).send().await.unwrap();
+    let body = assert_problem(resp, 503, "not_ready").await;
+    let detail = body["detail"].as_str().unwrap();
+    assert!(detail.contains("ledger (redis) does not answer"), "{body}");
+    assert!(!detail.contains("database"), "the database is fine: {body}");
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_pattern_and_status() {
+    let app = TestApp::spawn().await;
+    for _ in 0..3 {
+        app.client.get(app.url("/healthz")).send().await.unwrap();
+    }
+    app.get("/v1/keys/someone-secret-id", &app.admin_key).await;
+    let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(text.contains(r#"http_requests_total{method="GET",route="/healthz",status="200"} 3"#), "{text}");
+    assert!(
+        text.contains(r#"http_request_duration_seconds_bucket{method="GET",route="/healthz",status="200","#)
+    );
+    // Concrete paths (ids, codes) never become labels.
+    assert!(!text.contains("someone-secret-id"));
+}
+
+#[tokio::test]
+async fn migrations_run_twice_are_a_no_op() {
+    let db = TestDb::new();
+    let store = Db::connect(&db.url, 2).unwrap();
+    let first = store.migrate().unwrap();
+    assert!(!first.is_empty(), "a fresh database gets every migration");
+    assert!(store.migrate().unwrap().is_empty(), "the second run applies nothing");
+}

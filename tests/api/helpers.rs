@@ -1,0 +1,200 @@
+//! `TestApp`: the real service on a random port with its own database and Redis key prefix.
+//!
+//! The backend comes from the environment: `TEST_DATABASE_URL=postgres://…/postgres` makes a
+//! fresh database with a random name per test (dropped afterwards), otherwise each test gets a
+//! SQLite file in its own temp dir. `TEST_REDIS_URL` selects the Redis ledger with a random key
+//! prefix per test (its keys deleted afterwards), otherwise the SQL ledger.
+
+#![allow(dead_code)]
+
+use std::{net::TcpListener, sync::Arc, time::Duration};
+
+use actix_web::web;
+use diesel::{connection::SimpleConnection, Connection, PgConnection};
+use rand::distr::{Alphanumeric, SampleString};
+use serde_json::Value;
+use vouchsafe::{
+    api::{self, AppState},
+    config::{DatabaseUrl, SqliteTarget},
+    domain::access::Scopes,
+    ledger::{redis::RedisLedger, sql::SqlLedger, Ledger},
+    store::{api_keys, Db},
+};
+
+pub fn random_name(prefix: &str) -> String {
+    format!("{prefix}{}", Alphanumeric.sample_string(&mut rand::rng(), 12).to_lowercase())
+}
+
+/// A database of the test's own, removed when dropped.
+pub struct TestDb {
+    pub url: DatabaseUrl,
+    pg: Option<(String, String)>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    pub fn is_postgres() -> bool {
+        std::env::var("TEST_DATABASE_URL").is_ok_and(|u| u.starts_with("postgres"))
+    }
+
+    /// A fresh, empty database on the configured backend.
+    pub fn new() -> TestDb {
+        match std::env::var("TEST_DATABASE_URL") {
+            Ok(admin) if admin.starts_with("postgres") => {
+                let name = random_name("vs_test_");
+                let mut conn = PgConnection::establish(&admin)
+                    .unwrap_or_else(|e| panic!("TEST_DATABASE_URL {admin} does not answer: {e}"));
+                conn.batch_execute(&format!("CREATE DATABASE {name}")).expect("create test database");
+                let mut url = url::Url::parse(&admin).expect("TEST_DATABASE_URL is a URL");
+                url.set_path(&format!("/{name}"));
+                TestDb { url: DatabaseUrl::Postgres(url.to_string()), pg: Some((admin, name)), _dir: None }
+            }
+            _ => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let path = dir.path().join("vouchsafe.db");
+                TestDb { url: DatabaseUrl::Sqlite(SqliteTarget::File(path)), pg: None, _dir: Some(dir) }
+            }
+        }
+    }
+
+    /// The URL as a string, for child processes.
+    pub fn url_string(&self) -> String {
+        match &self.url {
+            DatabaseUrl::Postgres(u) => u.clone(),
+            DatabaseUrl::Sqlite(SqliteTarget::File(p)) => format!("sqlite://{}", p.display()),
+            DatabaseUrl::Sqlite(SqliteTarget::Memory) => "sqlite::memory:".into(),
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = &self.pg {
+            if let Ok(mut conn) = PgConnection::establish(admin) {
+                let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            }
+        }
+    }
+}
+
+/// Deletes a test's Redis keys when dropped.
+pub struct RedisPrefix {
+    pub url: String,
+    pub prefix: String,
+}
+
+impl Drop for RedisPrefix {
+    fn drop(&mut self) {
+        let Ok(client) = redis::Client::open(self.url.as_str()) else { return };
+        let Ok(mut conn) = client.get_connection() else { return };
+        let keys: Vec<String> =
+            redis::cmd("KEYS").arg(format!("{}:*", self.prefix)).query(&mut conn).unwrap_or_default();
+        if !keys.is_empty() {
+            let _: Result<(), _> = redis::cmd("DEL").arg(keys).query(&mut conn);
+        }
+    }
+}
+
+/// What a test may change about the app it spawns.
+pub struct Options {
+    pub key_ttl: Duration,
+    pub db: Option<Db>,
+    pub ledger: Option<Arc<dyn Ledger>>,
+    pub migrate: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { key_ttl: Duration::from_secs(2), db: None, ledger: None, migrate: true }
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub state: web::Data<AppState>,
+    pub admin_key: String,
+    pub db: TestDb,
+    pub redis: Option<RedisPrefix>,
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(Options::default()).await
+    }
+
+    pub async fn spawn_with(opts: Options) -> TestApp {
+        vouchsafe::telemetry::init_logs(&std::env::var("TEST_LOG").unwrap_or_else(|_| "warn".into()));
+        let test_db = TestDb::new();
+        let store = Db::connect(&test_db.url, 4).expect("pool");
+        let migrate_db = store.clone();
+        tokio::task::spawn_blocking(move || migrate_db.migrate()).await.unwrap().expect("migrations");
+        let (ledger, redis): (Arc<dyn Ledger>, _) = match (opts.ledger, std::env::var("TEST_REDIS_URL")) {
+            (Some(l), _) => (l, None),
+            (None, Ok(url)) => {
+                let prefix = random_name("t");
+                (
+                    Arc::new(RedisLedger::new(&url, &prefix).expect("redis url")),
+                    Some(RedisPrefix { url, prefix }),
+                )
+            }
+            (None, Err(_)) => (Arc::new(SqlLedger::new(store.clone())), None),
+        };
+        let served_db = opts.db.unwrap_or_else(|| store.clone());
+        let state = AppState::new(served_db, ledger, opts.key_ttl);
+        let admin_key = {
+            let scopes: Scopes = "admin".parse().unwrap();
+            store.run(move |c| api_keys::create(c, "test-admin", scopes)).await.expect("admin key").1
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().unwrap().port();
+        let server = api::serve(state.clone(), listener, 2).expect("server");
+        tokio::spawn(server);
+        TestApp {
+            address: format!("http://127.0.0.1:{port}"),
+            client: reqwest::Client::new(),
+            state,
+            admin_key,
+            db: test_db,
+            redis,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// A new key with these scopes (comma-separated).
+    pub async fn key(&self, scopes: &str) -> String {
+        let scopes: Scopes = scopes.parse().unwrap();
+        self.state.db.run(move |c| api_keys::create(c, "test", scopes)).await.unwrap().1
+    }
+
+    pub async fn get(&self, path: &str, key: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).bearer_auth(key).send().await.expect("request")
+    }
+
+    pub async fn post_json(&self, path: &str, key: &str, body: &Value) -> reqwest::Response {
+        self.client.post(self.url(path)).bearer_auth(key).json(body).send().await.expect("request")
+    }
+}
+
+/// Asserts a problem+json answer with this status and code; returns the body.
+pub async fn assert_problem(resp: reqwest::Response, status: u16, code: &str) -> Value {
+    assert_eq!(resp.status().as_u16(), status, "status");
+    let ctype = resp.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned());
+    assert_eq!(ctype.as_deref(), Some("application/problem+json"), "content type");
+    let body: Value = resp.json().await.expect("problem body is JSON");
+    assert_eq!(body["code"], code, "code in {body}");
+    assert_eq!(body["status"], status, "status in {body}");
+    assert!(body["type"].as_str().unwrap().ends_with(code), "type in {body}");
+    assert!(body["title"].as_str().is_some_and(|t| !t.is_empty()), "title in {body}");
+    assert!(body["detail"].as_str().is_some_and(|t| !t.is_empty()), "detail in {body}");
+    body
+}
+
+/// A TCP port nothing listens on (bound, then released).
+pub fn closed_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}

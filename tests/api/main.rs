@@ -1,0 +1,9 @@
+//! Integration tests over real HTTP against the real app, on the backend the environment picks
+//! (see `helpers.rs`).
+
+mod auth;
+mod cli;
+mod errors;
+mod health;
+mod helpers;
+mod openapi;
