@@ -9,7 +9,8 @@ use crate::{
     api::{self, AppState},
     config::Settings,
     ledger::{redis::RedisLedger, sql::SqlLedger, Ledger},
-    store::{api_keys, Db},
+    signing::{Signing, REFRESH_EVERY},
+    store::{api_keys, signing_keys, Db},
 };
 
 /// Opens the configured database's pool (without connecting yet).
@@ -18,13 +19,19 @@ pub fn open_store(settings: &Settings) -> anyhow::Result<Db> {
         .with_context(|| format!("cannot open database {}", settings.database_url))
 }
 
-/// Applies pending migrations; returns the versions applied.
+/// Applies pending migrations and makes the first code-signing key when there is none;
+/// returns the migration versions applied.
 pub async fn migrate(db: &Db, settings: &Settings) -> anyhow::Result<Vec<String>> {
-    let db = db.clone();
-    tokio::task::spawn_blocking(move || db.migrate())
+    let store = db.clone();
+    let applied = tokio::task::spawn_blocking(move || store.migrate())
         .await
         .context("migration task failed")?
-        .with_context(|| format!("cannot migrate database {}", settings.database_url))
+        .with_context(|| format!("cannot migrate database {}", settings.database_url))?;
+    let master = settings.master_key.clone();
+    if db.run(move |c| signing_keys::ensure_one(c, master.as_ref())).await.context("cannot create a signing key")? {
+        tracing::info!("created code-signing key 1");
+    }
+    Ok(applied)
 }
 
 /// The ledger the settings ask for: Redis when `REDIS_URL` is set, else the SQL ledger.
@@ -46,7 +53,9 @@ pub async fn prepare(settings: &Settings) -> anyhow::Result<web::Data<AppState>>
         tracing::info!(count = applied.len(), "migrations applied");
     }
     let ledger = open_ledger(settings, &db)?;
-    Ok(AppState::new(db, ledger, settings.key_cache_ttl))
+    let signing = Signing::load(db.clone(), settings.master_key.clone()).await.context("cannot load signing keys")?;
+    signing.spawn_refresh(REFRESH_EVERY);
+    Ok(AppState::new(db, ledger, signing, settings.key_cache_ttl))
 }
 
 /// `vouchsafe serve`: migrate, listen, serve until SIGTERM or Ctrl-C (then drain for 10 s).

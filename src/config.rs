@@ -109,6 +109,27 @@ impl fmt::Debug for RedisUrl {
     }
 }
 
+/// The key that encrypts signing-key secrets at rest: 32 bytes as 64 hex characters.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MasterKey(pub [u8; 32]);
+
+impl FromStr for MasterKey {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut key = [0u8; 32];
+        hex::decode_to_slice(s.trim(), &mut key)
+            .map_err(|_| "expected 64 hex characters (32 random bytes, e.g. `openssl rand -hex 32`)".to_string())?;
+        Ok(MasterKey(key))
+    }
+}
+
+impl fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MasterKey(***)")
+    }
+}
+
 fn parse_filter(s: &str) -> Result<String, String> {
     tracing_subscriber::EnvFilter::try_new(s)
         .map(|_| s.to_owned())
@@ -150,6 +171,10 @@ pub struct Settings {
     #[arg(long = "key-cache-secs", env = "VOUCHSAFE_KEY_CACHE_SECS", default_value = "2", value_parser = parse_secs, global = true)]
     pub key_cache_ttl: Duration,
 
+    /// Encrypts code-signing secrets at rest (AES-256-GCM): 64 hex characters. Optional.
+    #[arg(long, env = "VOUCHSAFE_MASTER_KEY", hide_env_values = true, global = true)]
+    pub master_key: Option<MasterKey>,
+
     /// Connections in the database pool.
     #[arg(long, env = "VOUCHSAFE_DB_POOL", default_value_t = 16, global = true)]
     pub db_pool_size: u32,
@@ -166,6 +191,7 @@ impl Settings {
             redis_prefix: "vs".into(),
             key_cache_ttl: Duration::from_secs(2),
             db_pool_size: 8,
+            master_key: None,
         }
     }
 }

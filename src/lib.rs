@@ -9,5 +9,6 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod ledger;
+pub mod signing;
 pub mod store;
 pub mod telemetry;

@@ -28,7 +28,7 @@ use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
 
 use self::{auth::KeyCache, error::ApiError};
-use crate::{ledger::Ledger, store::Db, telemetry::Metrics};
+use crate::{ledger::Ledger, signing::Signing, store::Db, telemetry::Metrics};
 
 /// The largest JSON body accepted (NDJSON imports have their own, larger limit).
 pub const JSON_LIMIT: usize = 1 << 20;
@@ -39,13 +39,20 @@ pub struct AppState {
     pub ledger: Arc<dyn Ledger>,
     pub keys: KeyCache,
     pub metrics: Metrics,
+    /// The code-signing keyring, refreshed in the background.
+    pub signing: Arc<Signing>,
     routes: RouteTable,
     openapi_json: String,
 }
 
 impl AppState {
     /// State over a store and a ledger; API keys are trusted for `key_ttl` once looked up.
-    pub fn new(db: Db, ledger: Arc<dyn Ledger>, key_ttl: std::time::Duration) -> web::Data<AppState> {
+    pub fn new(
+        db: Db,
+        ledger: Arc<dyn Ledger>,
+        signing: Arc<Signing>,
+        key_ttl: std::time::Duration,
+    ) -> web::Data<AppState> {
         let doc = openapi();
         let routes = RouteTable::from_openapi(&doc);
         let openapi_json = doc.to_json().unwrap_or_else(|_| "{}".into());
@@ -54,6 +61,7 @@ impl AppState {
             db,
             ledger,
             metrics: Metrics::new(),
+            signing,
             routes,
             openapi_json,
         })

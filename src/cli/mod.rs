@@ -6,7 +6,13 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use crate::{app, config::Settings, domain::access::Scopes, store::api_keys};
+use crate::{
+    app,
+    config::Settings,
+    domain::access::Scopes,
+    signing::REFRESH_EVERY,
+    store::{api_keys, signing_keys, StoreError},
+};
 
 /// vouchsafe: personalized single-use vouchers (CRM generation, checkout redemption, reports).
 #[derive(Parser, Debug)]
@@ -48,6 +54,15 @@ pub enum KeysCommand {
         /// The key's id, as `keys list` shows it.
         id: String,
     },
+    /// Add a code-signing key; new codes use it, codes of older keys keep verifying.
+    RotateSigning,
+    /// Retire a code-signing key: codes signed with it no longer verify.
+    RetireSigning {
+        /// The signing key's id (1-255), as `keys list-signing` shows it.
+        id: u8,
+    },
+    /// List code-signing keys (ids and dates, never secrets).
+    ListSigning,
 }
 
 /// Runs the parsed command line.
@@ -114,11 +129,45 @@ async fn keys(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<()> {
                 .run(move |c| api_keys::revoke(c, &key_id))
                 .await
                 .map_err(|e| match e {
-                    crate::store::StoreError::NotFound => anyhow::anyhow!("no API key with id {id}"),
+                    StoreError::NotFound => anyhow::anyhow!("no API key with id {id}"),
                     other => anyhow::Error::new(other),
                 })
                 .context("cannot revoke key")?;
             eprintln!("revoked key {} ({})", key.id, key.name);
+        }
+        KeysCommand::RotateSigning => {
+            let master = settings.master_key.clone();
+            let id = db.run(move |c| signing_keys::rotate(c, master.as_ref())).await.context("cannot rotate")?;
+            eprintln!(
+                "signing key {id} created; running services sign new codes with it within {} s, \
+                 and codes of older keys keep verifying until those keys are retired",
+                REFRESH_EVERY.as_secs()
+            );
+            println!("{id}");
+        }
+        KeysCommand::RetireSigning { id } => {
+            db.run(move |c| signing_keys::retire(c, id))
+                .await
+                .map_err(|e| match e {
+                    StoreError::NotFound => anyhow::anyhow!("no signing key with id {id}"),
+                    other => anyhow::Error::new(other),
+                })
+                .context("cannot retire signing key")?;
+            eprintln!("signing key {id} retired; its codes stop verifying within {} s", REFRESH_EVERY.as_secs());
+        }
+        KeysCommand::ListSigning => {
+            let master = settings.master_key.clone();
+            let keys = db.run(move |c| signing_keys::all(c, master.as_ref())).await?;
+            let current = keys.iter().filter(|k| k.retired_at.is_none()).map(|k| k.id).max();
+            println!("{:<4}  {:<20}  STATUS", "ID", "CREATED");
+            for k in keys {
+                let status = match k.retired_at {
+                    Some(t) => format!("retired {}", t.format("%Y-%m-%d %H:%M")),
+                    None if Some(k.id) == current => "current (signs new codes)".into(),
+                    None => "active (verifies)".into(),
+                };
+                println!("{:<4}  {:<20}  {status}", k.id, k.created_at.format("%Y-%m-%d %H:%M:%S"));
+            }
         }
     }
     Ok(())

@@ -7,6 +7,7 @@
 
 pub mod api_keys;
 pub mod schema;
+pub mod signing_keys;
 
 use std::time::Duration;
 
@@ -34,6 +35,10 @@ pub enum StoreError {
     Migration(String),
     #[error("not found")]
     NotFound,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("signing key secret cannot be read: {0}")]
+    Sealed(String),
     #[error("background task failed: {0}")]
     Join(String),
 }

@@ -15,9 +15,10 @@ use rand::distr::{Alphanumeric, SampleString};
 use serde_json::Value;
 use vouchsafe::{
     api::{self, AppState},
-    config::{DatabaseUrl, SqliteTarget},
+    config::{DatabaseUrl, Settings, SqliteTarget},
     domain::access::Scopes,
     ledger::{redis::RedisLedger, sql::SqlLedger, Ledger},
+    signing::Signing,
     store::{api_keys, Db},
 };
 
@@ -127,8 +128,10 @@ impl TestApp {
         vouchsafe::telemetry::init_logs(&std::env::var("TEST_LOG").unwrap_or_else(|_| "warn".into()));
         let test_db = TestDb::new();
         let store = Db::connect(&test_db.url, 4).expect("pool");
-        let migrate_db = store.clone();
-        tokio::task::spawn_blocking(move || migrate_db.migrate()).await.unwrap().expect("migrations");
+        let settings = Settings::for_database(test_db.url.clone());
+        vouchsafe::app::migrate(&store, &settings).await.expect("migrations");
+        let signing = Signing::load(store.clone(), None).await.expect("signing keys");
+        signing.spawn_refresh(Duration::from_millis(200));
         let (ledger, redis): (Arc<dyn Ledger>, _) = match (opts.ledger, std::env::var("TEST_REDIS_URL")) {
             (Some(l), _) => (l, None),
             (None, Ok(url)) => {
@@ -141,7 +144,7 @@ impl TestApp {
             (None, Err(_)) => (Arc::new(SqlLedger::new(store.clone())), None),
         };
         let served_db = opts.db.unwrap_or_else(|| store.clone());
-        let state = AppState::new(served_db, ledger, opts.key_ttl);
+        let state = AppState::new(served_db, ledger, signing, opts.key_ttl);
         let admin_key = {
             let scopes: Scopes = "admin".parse().unwrap();
             store.run(move |c| api_keys::create(c, "test-admin", scopes)).await.expect("admin key").1

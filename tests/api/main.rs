@@ -7,3 +7,4 @@ mod errors;
 mod health;
 mod helpers;
 mod openapi;
+mod signing;

@@ -1,0 +1,225 @@
+//! Campaigns: what a voucher is worth, to whom, for how long, within which budget.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// The most variants a campaign may have (the code carries the variant in 4 bits).
+pub const MAX_VARIANTS: usize = 16;
+
+/// What a voucher takes off an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Discount {
+    /// `percent` of the order amount (1–100), at most `max_amount` when given.
+    Percent {
+        percent: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_amount: Option<i64>,
+    },
+    /// A fixed amount in minor units.
+    Amount { amount: i64 },
+}
+
+impl Discount {
+    /// Checks the numbers; the error names the field under `prefix` (e.g. `discount`).
+    pub fn validated(self, prefix: &str) -> Result<Discount, (String, String)> {
+        match self {
+            Discount::Percent { percent, .. } if !(1..=100).contains(&percent) => {
+                Err((format!("{prefix}.percent"), "percent must be between 1 and 100".into()))
+            }
+            Discount::Percent { max_amount: Some(m), .. } if m <= 0 => {
+                Err((format!("{prefix}.max_amount"), "max_amount must be greater than 0".into()))
+            }
+            Discount::Amount { amount } if amount <= 0 => {
+                Err((format!("{prefix}.amount"), "amount must be greater than 0".into()))
+            }
+            ok => Ok(ok),
+        }
+    }
+
+    /// The discount on an order of `order_amount` minor units.
+    ///
+    /// Percentages round down to the minor unit (the shop never gives away a fraction of a
+    /// cent more than promised), then the cap applies; no discount ever exceeds the order.
+    pub fn apply(self, order_amount: i64) -> i64 {
+        let order_amount = order_amount.max(0);
+        let raw = match self {
+            Discount::Percent { percent, max_amount } => {
+                let d = (i128::from(order_amount) * i128::from(percent) / 100) as i64;
+                max_amount.map_or(d, |m| d.min(m))
+            }
+            Discount::Amount { amount } => amount,
+        };
+        raw.clamp(0, order_amount)
+    }
+}
+
+/// One arm of an A/B test.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Variant {
+    /// Unique within the campaign; the first variant is the control.
+    pub name: String,
+    /// Relative share of customers (> 0).
+    pub weight: u32,
+    /// Overrides the campaign's discount for this variant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discount: Option<Discount>,
+}
+
+/// Checks a variant list: 1 to 16 variants, unique non-empty names, weights > 0.
+pub fn validate_variants(variants: Vec<Variant>) -> Result<Vec<Variant>, (String, String)> {
+    if variants.is_empty() || variants.len() > MAX_VARIANTS {
+        return Err(("variants".into(), format!("a campaign has 1 to {MAX_VARIANTS} variants")));
+    }
+    let mut out: Vec<Variant> = Vec::with_capacity(variants.len());
+    for (i, mut v) in variants.into_iter().enumerate() {
+        v.name = v.name.trim().to_owned();
+        if v.name.is_empty() || v.name.chars().count() > 64 || v.name.chars().any(char::is_control) {
+            return Err((format!("variants[{i}].name"), "a variant name is 1 to 64 printable characters".into()));
+        }
+        if out.iter().any(|o| o.name == v.name) {
+            return Err((format!("variants[{i}].name"), format!("variant name `{}` is used twice", v.name)));
+        }
+        if v.weight == 0 || v.weight > 1_000_000 {
+            return Err((format!("variants[{i}].weight"), "weight must be between 1 and 1000000".into()));
+        }
+        if let Some(d) = v.discount {
+            v.discount = Some(d.validated(&format!("variants[{i}].discount"))?);
+        }
+        out.push(v);
+    }
+    Ok(out)
+}
+
+/// A campaign's state. `ended` is final.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CampaignStatus {
+    Active,
+    Paused,
+    Ended,
+}
+
+impl CampaignStatus {
+    /// The stored and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CampaignStatus::Active => "active",
+            CampaignStatus::Paused => "paused",
+            CampaignStatus::Ended => "ended",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<CampaignStatus> {
+        match s {
+            "active" => Some(CampaignStatus::Active),
+            "paused" => Some(CampaignStatus::Paused),
+            "ended" => Some(CampaignStatus::Ended),
+            _ => None,
+        }
+    }
+
+    /// Whether a campaign may move from `self` to `next`.
+    pub fn can_become(self, next: CampaignStatus) -> bool {
+        self == next || self != CampaignStatus::Ended
+    }
+}
+
+impl fmt::Display for CampaignStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A campaign's budget: money (minor units) and count; `None` = no limit of that kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Budget {
+    #[serde(default)]
+    pub max_amount: Option<i64>,
+    #[serde(default)]
+    pub max_redemptions: Option<i64>,
+}
+
+impl Budget {
+    /// Both limits, when given, are > 0.
+    pub fn validated(self) -> Result<Budget, (String, String)> {
+        if self.max_amount.is_some_and(|m| m <= 0) {
+            return Err(("budget.max_amount".into(), "max_amount must be greater than 0".into()));
+        }
+        if self.max_redemptions.is_some_and(|m| m <= 0) {
+            return Err(("budget.max_redemptions".into(), "max_redemptions must be greater than 0".into()));
+        }
+        Ok(self)
+    }
+}
+
+/// A code prefix: 1 to 8 of `A-Z0-9`.
+pub fn parse_prefix(s: &str) -> Result<String, String> {
+    let ok = (1..=8).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err("prefix must be 1 to 8 characters of A-Z and 0-9".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn percent_rounds_down_then_caps() {
+        let d = Discount::Percent { percent: 25, max_amount: Some(5000) };
+        assert_eq!(d.apply(12000), 3000);
+        assert_eq!(d.apply(12001), 3000);
+        assert_eq!(d.apply(3), 0, "25% of 3 cents is 0.75: rounds down");
+        assert_eq!(d.apply(100_000), 5000, "capped");
+        assert_eq!(Discount::Percent { percent: 15, max_amount: None }.apply(999), 149);
+    }
+
+    #[test]
+    fn a_fixed_amount_never_exceeds_the_order() {
+        let d = Discount::Amount { amount: 1000 };
+        assert_eq!(d.apply(12000), 1000);
+        assert_eq!(d.apply(700), 700);
+        assert_eq!(d.apply(0), 0);
+        assert_eq!(d.apply(-5), 0);
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        let e = Discount::Percent { percent: 0, max_amount: None }.validated("discount").unwrap_err();
+        assert_eq!(e.0, "discount.percent");
+        let e = validate_variants(vec![
+            Variant { name: "a".into(), weight: 1, discount: None },
+            Variant { name: "a".into(), weight: 1, discount: None },
+        ])
+        .unwrap_err();
+        assert_eq!(e.0, "variants[1].name");
+        let e = validate_variants(vec![Variant { name: "a".into(), weight: 0, discount: None }]).unwrap_err();
+        assert_eq!(e.0, "variants[0].weight");
+        assert!(parse_prefix("BDAY").is_ok());
+        assert!(parse_prefix("bday").is_err());
+        assert!(parse_prefix("TOOLONGXX").is_err());
+        assert!(!CampaignStatus::Ended.can_become(CampaignStatus::Active));
+        assert!(CampaignStatus::Paused.can_become(CampaignStatus::Active));
+    }
+
+    proptest! {
+        #[test]
+        fn a_discount_is_never_negative_nor_above_the_order(
+            percent in 1u32..=100, cap in proptest::option::of(1i64..1_000_000),
+            amount in 1i64..1_000_000, order in -10i64..10_000_000
+        ) {
+            for d in [Discount::Percent { percent, max_amount: cap }, Discount::Amount { amount }] {
+                let x = d.apply(order);
+                prop_assert!(x >= 0 && x <= order.max(0));
+            }
+        }
+    }
+}
