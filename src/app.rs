@@ -28,7 +28,11 @@ pub async fn migrate(db: &Db, settings: &Settings) -> anyhow::Result<Vec<String>
         .context("migration task failed")?
         .with_context(|| format!("cannot migrate database {}", settings.database_url))?;
     let master = settings.master_key.clone();
-    if db.run(move |c| signing_keys::ensure_one(c, master.as_ref())).await.context("cannot create a signing key")? {
+    if db
+        .run(move |c| signing_keys::ensure_one(c, master.as_ref()))
+        .await
+        .context("cannot create a signing key")?
+    {
         tracing::info!("created code-signing key 1");
     }
     Ok(applied)
@@ -53,7 +57,8 @@ pub async fn prepare(settings: &Settings) -> anyhow::Result<web::Data<AppState>>
         tracing::info!(count = applied.len(), "migrations applied");
     }
     let ledger = open_ledger(settings, &db)?;
-    let signing = Signing::load(db.clone(), settings.master_key.clone()).await.context("cannot load signing keys")?;
+    let signing =
+        Signing::load(db.clone(), settings.master_key.clone()).await.context("cannot load signing keys")?;
     signing.spawn_refresh(REFRESH_EVERY);
     Ok(AppState::new(db, ledger, signing, settings.key_cache_ttl))
 }

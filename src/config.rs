@@ -118,8 +118,9 @@ impl FromStr for MasterKey {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let mut key = [0u8; 32];
-        hex::decode_to_slice(s.trim(), &mut key)
-            .map_err(|_| "expected 64 hex characters (32 random bytes, e.g. `openssl rand -hex 32`)".to_string())?;
+        hex::decode_to_slice(s.trim(), &mut key).map_err(|_| {
+            "expected 64 hex characters (32 random bytes, e.g. `openssl rand -hex 32`)".to_string()
+        })?;
         Ok(MasterKey(key))
     }
 }

@@ -8,6 +8,8 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod generation;
+pub mod issuance;
 pub mod ledger;
 pub mod signing;
 pub mod store;

@@ -65,6 +65,18 @@ pub enum ApiError {
     NotFound(&'static str),
     #[error("not ready: {0}")]
     NotReady(String),
+    #[error("this Idempotency-Key was used with a different request")]
+    IdempotencyKeyReused,
+    #[error("a request with this Idempotency-Key is still running; retry shortly")]
+    IdempotencyInProgress,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the customer has not granted personalized_offers consent")]
+    NoConsent,
+    #[error("the customer is not in the campaign's segment")]
+    NotInSegment,
+    #[error("the customer already has a voucher of this campaign")]
+    AlreadyIssued,
     #[error(transparent)]
     Store(StoreError),
     #[error(transparent)]
@@ -77,6 +89,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => ApiError::NotFound("resource"),
+            StoreError::Conflict(m) => ApiError::Conflict(m),
             other => ApiError::Store(other),
         }
     }
@@ -108,6 +121,14 @@ impl ApiError {
             }
             NotFound(_) => (StatusCode::NOT_FOUND, "not_found", "Not found"),
             NotReady(_) => (StatusCode::SERVICE_UNAVAILABLE, "not_ready", "Not ready"),
+            IdempotencyKeyReused => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused", "Idempotency key reused")
+            }
+            IdempotencyInProgress => (StatusCode::CONFLICT, "idempotency_in_progress", "Request in progress"),
+            Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
+            NoConsent => (StatusCode::UNPROCESSABLE_ENTITY, "no_consent", "No consent"),
+            NotInSegment => (StatusCode::UNPROCESSABLE_ENTITY, "not_in_segment", "Not in segment"),
+            AlreadyIssued => (StatusCode::CONFLICT, "already_issued", "Already issued"),
             Store(StoreError::Unavailable(_)) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", "Database unavailable")
             }

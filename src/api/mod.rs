@@ -5,7 +5,10 @@
 //! `/openapi.json` come from the same list and cannot drift apart.
 
 pub mod auth;
+pub mod campaigns;
+pub mod customers;
 pub mod error;
+pub mod idempotency;
 pub mod keys;
 pub mod meta;
 
@@ -28,7 +31,10 @@ use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
 
 use self::{auth::KeyCache, error::ApiError};
-use crate::{ledger::Ledger, signing::Signing, store::Db, telemetry::Metrics};
+use crate::{
+    generation::Generator, ledger::Ledger, signing::Signing, store::customers::VoidedVoucher, store::Db,
+    telemetry::Metrics,
+};
 
 /// The largest JSON body accepted (NDJSON imports have their own, larger limit).
 pub const JSON_LIMIT: usize = 1 << 20;
@@ -41,6 +47,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The code-signing keyring, refreshed in the background.
     pub signing: Arc<Signing>,
+    /// Runs generation jobs.
+    pub generator: Arc<Generator>,
     routes: RouteTable,
     openapi_json: String,
 }
@@ -56,15 +64,36 @@ impl AppState {
         let doc = openapi();
         let routes = RouteTable::from_openapi(&doc);
         let openapi_json = doc.to_json().unwrap_or_else(|_| "{}".into());
+        let generator = Generator::new(db.clone(), signing.clone());
+        generator.spawn();
         web::Data::new(AppState {
             keys: KeyCache::new(db.clone(), key_ttl),
             db,
             ledger,
             metrics: Metrics::new(),
+            generator,
             signing,
             routes,
             openapi_json,
         })
+    }
+
+    /// Tells the ledger about vouchers the store has just voided (consent revoked, erasure).
+    /// A ledger that cannot be told now learns it when it reloads the campaign.
+    pub async fn ledger_void(&self, voided: Vec<VoidedVoucher>) {
+        if voided.is_empty() {
+            return;
+        }
+        if let Err(e) = self.ledger.void(&voided).await {
+            tracing::warn!(error = %e, count = voided.len(), "ledger not told of voided vouchers; it reloads them");
+        }
+    }
+
+    /// Tells the ledger a campaign's rules changed (budget, status, expiry).
+    pub async fn campaign_changed(&self, campaign_id: i32) {
+        if let Err(e) = self.ledger.campaign_changed(campaign_id).await {
+            tracing::warn!(error = %e, campaign = campaign_id, "ledger not told of a campaign change");
+        }
     }
 
     /// The OpenAPI document served at `/openapi.json`.
@@ -85,6 +114,9 @@ impl AppState {
     tags(
         (name = "meta", description = "Health, readiness, metrics and this document"),
         (name = "keys", description = "API keys (scope admin)"),
+        (name = "customers", description = "Customers, consents, carts, export, erasure (scope crm)"),
+        (name = "campaigns", description = "Campaigns (scope crm to write; crm or reports to read)"),
+        (name = "generation", description = "Generation jobs, single issuance, voucher export"),
     )
 )]
 struct ApiDoc;
@@ -107,7 +139,23 @@ fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(meta::openapi_json)
         .service(keys::create_key)
         .service(keys::list_keys)
-        .service(keys::revoke_key);
+        .service(keys::revoke_key)
+        .service(customers::import_customers)
+        .service(customers::upsert_customer)
+        .service(customers::add_consent)
+        .service(customers::list_consents)
+        .service(customers::put_cart)
+        .service(customers::delete_cart)
+        .service(customers::export_customer)
+        .service(customers::erase_customer)
+        .service(campaigns::create_campaign)
+        .service(campaigns::list_campaigns)
+        .service(campaigns::get_campaign)
+        .service(campaigns::patch_campaign)
+        .service(campaigns::start_generation)
+        .service(campaigns::get_generation)
+        .service(campaigns::issue_voucher)
+        .service(campaigns::export_vouchers);
 }
 
 /// The OpenAPI document of every route the app serves.

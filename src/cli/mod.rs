@@ -3,6 +3,8 @@
 //! Output meant for scripts (a new key's secret) goes alone to stdout; everything for a person
 //! goes to stderr.
 
+mod operator;
+
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
@@ -34,6 +36,24 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Import customers from an NDJSON file (one object per line, as POST /v1/customers/import).
+    Import {
+        /// The file; `-` reads standard input.
+        file: std::path::PathBuf,
+    },
+    /// Issue a campaign's vouchers now: one per consented customer of its segment without one.
+    Generate {
+        /// The campaign's id.
+        campaign_id: i32,
+    },
+    /// Write a campaign's vouchers to stdout.
+    Export {
+        /// The campaign's id.
+        campaign_id: i32,
+        /// csv, ndjson or json.
+        #[arg(long, default_value = "csv")]
+        format: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -84,6 +104,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Keys(cmd) => keys(&settings, cmd).await,
+        Command::Import { file } => operator::import(&settings, &file).await,
+        Command::Generate { campaign_id } => operator::generate(&settings, campaign_id).await,
+        Command::Export { campaign_id, format } => operator::export(&settings, campaign_id, &format).await,
     }
 }
 
@@ -137,7 +160,8 @@ async fn keys(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<()> {
         }
         KeysCommand::RotateSigning => {
             let master = settings.master_key.clone();
-            let id = db.run(move |c| signing_keys::rotate(c, master.as_ref())).await.context("cannot rotate")?;
+            let id =
+                db.run(move |c| signing_keys::rotate(c, master.as_ref())).await.context("cannot rotate")?;
             eprintln!(
                 "signing key {id} created; running services sign new codes with it within {} s, \
                  and codes of older keys keep verifying until those keys are retired",
@@ -153,7 +177,10 @@ async fn keys(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<()> {
                     other => anyhow::Error::new(other),
                 })
                 .context("cannot retire signing key")?;
-            eprintln!("signing key {id} retired; its codes stop verifying within {} s", REFRESH_EVERY.as_secs());
+            eprintln!(
+                "signing key {id} retired; its codes stop verifying within {} s",
+                REFRESH_EVERY.as_secs()
+            );
         }
         KeysCommand::ListSigning => {
             let master = settings.master_key.clone();

@@ -77,7 +77,10 @@ pub fn validate_variants(variants: Vec<Variant>) -> Result<Vec<Variant>, (String
     for (i, mut v) in variants.into_iter().enumerate() {
         v.name = v.name.trim().to_owned();
         if v.name.is_empty() || v.name.chars().count() > 64 || v.name.chars().any(char::is_control) {
-            return Err((format!("variants[{i}].name"), "a variant name is 1 to 64 printable characters".into()));
+            return Err((
+                format!("variants[{i}].name"),
+                "a variant name is 1 to 64 printable characters".into(),
+            ));
         }
         if out.iter().any(|o| o.name == v.name) {
             return Err((format!("variants[{i}].name"), format!("variant name `{}` is used twice", v.name)));

@@ -165,7 +165,10 @@ mod tests {
         assert!(Birthday::new(4, 31).is_err());
         assert!(Birthday::new(13, 1).is_err());
         assert!(Birthday::new(0, 1).is_err());
-        assert_eq!(Birthday::from_md(Birthday::new(12, 31).unwrap().md()), Some(Birthday { month: 12, day: 31 }));
+        assert_eq!(
+            Birthday::from_md(Birthday::new(12, 31).unwrap().md()),
+            Some(Birthday { month: 12, day: 31 })
+        );
     }
 
     #[test]

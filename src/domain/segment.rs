@@ -4,7 +4,7 @@
 //! Consent is not part of a segment: it is checked beside it, so that a job can report the
 //! customers it skipped for lack of consent.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::customer::{birthday_in, CustomerFacts, LoyaltyTier};
@@ -59,6 +59,8 @@ impl Segment {
 
     /// Whether a customer's facts put them in the segment at `now` (consent aside).
     pub fn matches(&self, facts: &CustomerFacts, currency: &str, now: DateTime<Utc>) -> bool {
+        // Databases keep microseconds: compare at that precision so SQL and this agree.
+        let now = now.trunc_subsecs(6);
         match self {
             Segment::Birthday { window_days } => facts
                 .birthday
@@ -66,7 +68,10 @@ impl Segment {
             Segment::AbandonedCart { min_value, within_hours } => {
                 let since = now - Duration::hours(i64::from(*within_hours));
                 facts.carts.iter().any(|c| {
-                    c.currency == currency && c.value >= *min_value && c.abandoned_at >= since && c.abandoned_at <= now
+                    c.currency == currency
+                        && c.value >= *min_value
+                        && c.abandoned_at >= since
+                        && c.abandoned_at <= now
                 })
             }
             Segment::LoyaltyTier { tiers } => facts.tier.as_ref().is_some_and(|t| tiers.contains(t)),
@@ -151,7 +156,10 @@ mod tests {
     #[test]
     fn tiers_are_normalised_and_validated() {
         let seg = Segment::LoyaltyTier { tiers: vec![" Gold".into(), "gold".into(), "SILVER".into()] };
-        assert_eq!(seg.validated().unwrap(), Segment::LoyaltyTier { tiers: vec!["gold".into(), "silver".into()] });
+        assert_eq!(
+            seg.validated().unwrap(),
+            Segment::LoyaltyTier { tiers: vec!["gold".into(), "silver".into()] }
+        );
         assert!(Segment::LoyaltyTier { tiers: vec![] }.validated().is_err());
         assert!(Segment::Birthday { window_days: 0 }.validated().is_err());
         assert!(Segment::AbandonedCart { min_value: -1, within_hours: 1 }.validated().is_err());

@@ -63,6 +63,16 @@ mod tests {
     }
 
     #[test]
+    fn assignment_is_stable_across_runs_and_versions() {
+        // Pinned from an independent Python computation of the same rule:
+        // hmac.new(b"pinned-salt", b"vouchsafe/variant/" + id, sha256), first 8 bytes
+        // big-endian, times the total weight, shifted right by 64, onto cumulative weights.
+        let got: Vec<usize> =
+            (0..12).map(|i| assign(b"pinned-salt", &format!("customer-{i}"), &[50, 30, 20])).collect();
+        assert_eq!(got, vec![0, 0, 1, 0, 0, 0, 2, 0, 1, 0, 0, 2]);
+    }
+
+    #[test]
     fn one_variant_is_always_zero() {
         assert_eq!(assign(b"s", "x", &[5]), 0);
     }

@@ -14,6 +14,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::store::customers::VoidedVoucher;
+
 /// Why the ledger could not answer.
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
@@ -30,4 +32,11 @@ pub trait Ledger: Send + Sync + 'static {
 
     /// Succeeds when the ledger can commit a redemption right now; never waits past `timeout`.
     async fn ping(&self, timeout: Duration) -> Result<(), LedgerError>;
+
+    /// The store has voided these vouchers (consent revoked, erasure): refuse them from now on.
+    async fn void(&self, vouchers: &[VoidedVoucher]) -> Result<(), LedgerError>;
+
+    /// A campaign's rules (budget, status, expiry) changed in the store: apply them to the next
+    /// redemption.
+    async fn campaign_changed(&self, campaign_id: i32) -> Result<(), LedgerError>;
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::{Ledger, LedgerError};
+use crate::store::customers::VoidedVoucher;
 use crate::store::Db;
 
 /// A ledger kept in the relational store itself.
@@ -29,5 +30,14 @@ impl Ledger for SqlLedger {
 
     async fn ping(&self, timeout: Duration) -> Result<(), LedgerError> {
         self.db.ping(timeout).await.map_err(|e| LedgerError::Unavailable(e.to_string()))
+    }
+    async fn void(&self, _vouchers: &[VoidedVoucher]) -> Result<(), LedgerError> {
+        // The voucher rows themselves are the SQL ledger's state: nothing else to change.
+        Ok(())
+    }
+
+    async fn campaign_changed(&self, _campaign_id: i32) -> Result<(), LedgerError> {
+        // Every redemption reads the campaign row under its lock: nothing is cached.
+        Ok(())
     }
 }

@@ -6,8 +6,14 @@
 //! calls run on tokio's blocking pool through [`Db::run`], never on the async executor.
 
 pub mod api_keys;
+pub mod campaigns;
+pub mod customers;
+pub mod idempotency;
+pub mod jobs;
 pub mod schema;
+pub mod segments;
 pub mod signing_keys;
+pub mod vouchers;
 
 use std::time::Duration;
 
@@ -56,6 +62,35 @@ type SqlitePool = Pool<ConnectionManager<SqliteConnection>>;
 pub enum Conn {
     Pg(PooledConnection<ConnectionManager<PgConnection>>),
     Sqlite(PooledConnection<ConnectionManager<SqliteConnection>>),
+}
+
+impl Conn {
+    /// Runs `f` in one transaction: committed when it returns `Ok`, rolled back otherwise.
+    /// SQLite transactions start with `BEGIN IMMEDIATE`, taking the write lock up front, so
+    /// two writers queue on the busy timeout instead of failing on a stale snapshot.
+    /// Not nestable: store functions call it at their top level only.
+    pub fn transaction<R>(
+        &mut self,
+        f: impl FnOnce(&mut Conn) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        use diesel::connection::{AnsiTransactionManager as Tm, TransactionManager};
+        match self {
+            Conn::Pg(c) => Tm::begin_transaction(&mut **c)?,
+            Conn::Sqlite(c) => Tm::begin_transaction_sql(&mut **c, "BEGIN IMMEDIATE")?,
+        }
+        let result = f(self);
+        let ended = match (&result, &mut *self) {
+            (Ok(_), Conn::Pg(c)) => Tm::commit_transaction(&mut **c),
+            (Ok(_), Conn::Sqlite(c)) => Tm::commit_transaction(&mut **c),
+            (Err(_), Conn::Pg(c)) => Tm::rollback_transaction(&mut **c),
+            (Err(_), Conn::Sqlite(c)) => Tm::rollback_transaction(&mut **c),
+        };
+        match (result, ended) {
+            (Ok(r), Ok(())) => Ok(r),
+            (Ok(_), Err(e)) => Err(e.into()),
+            (Err(e), _) => Err(e),
+        }
+    }
 }
 
 /// Runs one diesel expression on whichever backend `$conn` is, binding the concrete

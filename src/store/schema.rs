@@ -105,6 +105,7 @@ diesel::table! {
         skipped_no_consent -> BigInt,
         skipped_existing -> BigInt,
         cursor -> Nullable<Text>,
+        owner -> Nullable<Text>,
         error -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,

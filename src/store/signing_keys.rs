@@ -74,14 +74,18 @@ pub fn open(master: Option<&MasterKey>, id: u8, stored: &str) -> Result<[u8; 32]
         return Err(StoreError::Sealed(format!("key {id}: unknown storage format")));
     };
     let master = master.ok_or_else(|| {
-        StoreError::Sealed(format!("key {id} is encrypted; set VOUCHSAFE_MASTER_KEY to the key it was sealed with"))
+        StoreError::Sealed(format!(
+            "key {id} is encrypted; set VOUCHSAFE_MASTER_KEY to the key it was sealed with"
+        ))
     })?;
-    let (nonce_hex, ct_hex) =
-        rest.split_once(':').ok_or_else(|| StoreError::Sealed(format!("key {id}: malformed sealed secret")))?;
+    let (nonce_hex, ct_hex) = rest
+        .split_once(':')
+        .ok_or_else(|| StoreError::Sealed(format!("key {id}: malformed sealed secret")))?;
     let mut nonce = [0u8; 12];
     hex::decode_to_slice(nonce_hex, &mut nonce)
         .map_err(|_| StoreError::Sealed(format!("key {id}: malformed nonce")))?;
-    let ct = hex::decode(ct_hex).map_err(|_| StoreError::Sealed(format!("key {id}: malformed ciphertext")))?;
+    let ct =
+        hex::decode(ct_hex).map_err(|_| StoreError::Sealed(format!("key {id}: malformed ciphertext")))?;
     let plain = Aes256Gcm::new((&master.0).into())
         .decrypt(Nonce::from_slice(&nonce), Payload { msg: &ct, aad: &aad(id) })
         .map_err(|_| StoreError::Sealed(format!("key {id}: VOUCHSAFE_MASTER_KEY does not open it")))?;
@@ -93,10 +97,7 @@ pub fn open(master: Option<&MasterKey>, id: u8, stored: &str) -> Result<[u8; 32]
 }
 
 fn load_rows(conn: &mut Conn) -> Result<Vec<Row>, StoreError> {
-    Ok(with_conn!(conn, |c| signing_keys::table
-        .select(Row::as_select())
-        .order(signing_keys::id)
-        .load(c))?)
+    Ok(with_conn!(conn, |c| signing_keys::table.select(Row::as_select()).order(signing_keys::id).load(c))?)
 }
 
 /// Every signing key, retired ones included, with secrets opened.
@@ -104,7 +105,8 @@ pub fn all(conn: &mut Conn, master: Option<&MasterKey>) -> Result<Vec<SigningKey
     load_rows(conn)?
         .into_iter()
         .map(|row| {
-            let id = u8::try_from(row.id).map_err(|_| StoreError::Sealed(format!("key id {} out of range", row.id)))?;
+            let id = u8::try_from(row.id)
+                .map_err(|_| StoreError::Sealed(format!("key id {} out of range", row.id)))?;
             Ok(SigningKeyRecord {
                 id,
                 secret: open(master, id, &row.secret)?,

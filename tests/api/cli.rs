@@ -142,3 +142,45 @@ mod reqwest {
         }
     }
 }
+
+#[tokio::test]
+async fn operators_import_generate_and_export_from_the_command_line() {
+    let app = crate::helpers::TestApp::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("customers.ndjson");
+    let mut text = String::new();
+    for i in 0..300 {
+        text += &format!(
+            "{{\"id\": \"cli-{i:03}\", \"loyalty_tier\": \"gold\", \"consent\": {{\"purpose\": \"personalized_offers\", \"granted\": {}, \"source\": \"cli\", \"policy_version\": \"1\"}}}}\n",
+            i % 4 != 0
+        );
+    }
+    text += "{\"id\": \"broken\"\n";
+    std::fs::write(&file, text).unwrap();
+    let campaign =
+        app.campaign(serde_json::json!({"segment": {"kind": "loyalty_tier", "tiers": ["gold"]}})).await;
+
+    let db = &app.db;
+    let (code, out, err) = run(vouchsafe(db).arg("import").arg(&file));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.is_empty());
+    assert!(err.contains("imported 300 customers, rejected 1 lines"), "{err}");
+    assert!(err.contains("line 301: malformed_json"), "{err}");
+
+    let (code, _, err) = run(vouchsafe(db).args(["generate", &campaign]));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("300 customers in segment, 225 vouchers issued, 75 skipped without consent"),
+        "{err}"
+    );
+
+    let (code, csv, err) = run(vouchsafe(db).args(["export", &campaign, "--format", "csv"]));
+    assert_eq!(code, 0, "{err}");
+    let mut lines = csv.lines();
+    assert_eq!(lines.next().unwrap(), "customer_id,code,variant,expires_at,status");
+    assert_eq!(lines.count(), 225);
+
+    let (code, _, err) = run(vouchsafe(db).args(["generate", "999999"]));
+    assert_eq!(code, 1);
+    assert!(err.contains("no campaign with id 999999"), "{err}");
+}

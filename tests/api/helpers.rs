@@ -180,6 +180,90 @@ impl TestApp {
     pub async fn post_json(&self, path: &str, key: &str, body: &Value) -> reqwest::Response {
         self.client.post(self.url(path)).bearer_auth(key).json(body).send().await.expect("request")
     }
+
+    pub async fn put_json(&self, path: &str, key: &str, body: &Value) -> reqwest::Response {
+        self.client.put(self.url(path)).bearer_auth(key).json(body).send().await.expect("request")
+    }
+
+    pub async fn patch_json(&self, path: &str, key: &str, body: &Value) -> reqwest::Response {
+        self.client.patch(self.url(path)).bearer_auth(key).json(body).send().await.expect("request")
+    }
+
+    pub async fn delete(&self, path: &str, key: &str) -> reqwest::Response {
+        self.client.delete(self.url(path)).bearer_auth(key).send().await.expect("request")
+    }
+
+    /// POSTs and expects `status`; returns the JSON body.
+    pub async fn post_ok(&self, path: &str, body: &Value, status: u16) -> Value {
+        let resp = self.post_json(path, &self.admin_key, body).await;
+        let got = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        assert_eq!(got, status, "POST {path}: {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    /// A consented customer with these profile fields.
+    pub async fn consented_customer(&self, id: &str, profile: Value) {
+        let resp = self.put_json(&format!("/v1/customers/{id}"), &self.admin_key, &profile).await;
+        assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
+        self.consent(id, true).await;
+    }
+
+    /// Grants or revokes personalized_offers.
+    pub async fn consent(&self, id: &str, granted: bool) -> Value {
+        let body = serde_json::json!({"purpose": "personalized_offers", "granted": granted,
+            "source": "test", "policy_version": "2026-01"});
+        self.post_ok(&format!("/v1/customers/{id}/consents"), &body, 201).await
+    }
+
+    /// Creates a campaign from a base JSON merged with `overrides`; returns its id.
+    pub async fn campaign(&self, overrides: Value) -> String {
+        let mut body = serde_json::json!({
+            "name": "Test campaign", "currency": "EUR",
+            "segment": {"kind": "all_consented"},
+            "discount": {"type": "percent", "percent": 25, "max_amount": 5000},
+            "min_order": 2000,
+            "budget": {"max_amount": 1000000, "max_redemptions": 500},
+            "starts_at": "2026-01-01T00:00:00Z", "expires_at": "2099-01-01T00:00:00Z",
+            "code": {"prefix": "TEST"}
+        });
+        for (k, v) in overrides.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let created = self.post_ok("/v1/campaigns", &body, 201).await;
+        created["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Runs a generation job over HTTP and waits for it to finish; returns the job.
+    pub async fn generate(&self, campaign: &str) -> Value {
+        let job = self.post_ok(&format!("/v1/campaigns/{campaign}/generations"), &Value::Null, 202).await;
+        self.wait_job(job["id"].as_str().unwrap()).await
+    }
+
+    /// Polls a job until it is done or failed.
+    pub async fn wait_job(&self, id: &str) -> Value {
+        let started = std::time::Instant::now();
+        loop {
+            let job: Value =
+                self.get(&format!("/v1/generations/{id}"), &self.admin_key).await.json().await.unwrap();
+            if job["status"] == "done" || job["status"] == "failed" {
+                return job;
+            }
+            assert!(started.elapsed() < Duration::from_secs(120), "job did not finish: {job}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The campaign's vouchers (JSON export).
+    pub async fn vouchers(&self, campaign: &str) -> Vec<Value> {
+        let body: Value = self
+            .get(&format!("/v1/campaigns/{campaign}/vouchers"), &self.admin_key)
+            .await
+            .json()
+            .await
+            .unwrap();
+        body["items"].as_array().unwrap().clone()
+    }
 }
 
 /// Asserts a problem+json answer with this status and code; returns the body.

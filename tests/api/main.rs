@@ -3,6 +3,7 @@
 
 mod auth;
 mod cli;
+mod crm;
 mod errors;
 mod health;
 mod helpers;

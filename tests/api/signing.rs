@@ -53,8 +53,10 @@ async fn rotation_and_retirement_reach_a_running_service() {
     assert_eq!(verify(&ring, &new, "cust-2").unwrap().key_id, 2);
 
     app.state.db.run(|c| signing_keys::retire(c, 1)).await.unwrap();
-    wait_for("key 1 to be retired", || verify(&signing.keyring(), &old, "cust-1") == Err(CodeError::UnknownKey))
-        .await;
+    wait_for("key 1 to be retired", || {
+        verify(&signing.keyring(), &old, "cust-1") == Err(CodeError::UnknownKey)
+    })
+    .await;
     assert!(verify(&signing.keyring(), &new, "cust-2").is_ok());
 
     let last = app.state.db.run(|c| signing_keys::retire(c, 2)).await;

@@ -81,6 +81,7 @@ CREATE TABLE generation_jobs (
     skipped_no_consent BIGINT NOT NULL DEFAULT 0,
     skipped_existing   BIGINT NOT NULL DEFAULT 0,
     cursor             TEXT NULL,
+    owner              TEXT NULL,
     error              TEXT NULL,
     created_at         TIMESTAMP NOT NULL,
     updated_at         TIMESTAMP NOT NULL

@@ -1,0 +1,250 @@
+//! Voucher generation: one signed code per consented customer of a campaign's segment.
+//!
+//! A job walks the segment in keyset-paginated batches (by customer id). For each batch it
+//! reserves serials, assigns variants, signs codes in memory, then in one transaction inserts
+//! the vouchers (multi-row, skipping customers who already have one) and advances the job's
+//! counters and cursor. A crash loses at most the batch in flight; the job is taken over from
+//! its cursor by the next worker once its heartbeat is stale. Two jobs of one campaign, or a
+//! re-run, never issue twice: (campaign, customer) is unique in the database.
+
+use std::{sync::Arc, time::Duration};
+
+use chrono::{NaiveDateTime, Utc};
+use rand::RngCore;
+use tokio::sync::Notify;
+
+use crate::{
+    domain::{code, variant},
+    signing::Signing,
+    store::{
+        campaigns::{self, Campaign},
+        jobs::{self, Progress},
+        segments::{self, SegmentAt},
+        vouchers::{self, NewVoucher},
+        Conn, Db, StoreError,
+    },
+};
+
+/// Customers per batch.
+pub const BATCH: i64 = 5_000;
+/// A running job whose worker has not advanced it for this long is taken over.
+pub const STALE_AFTER: Duration = Duration::from_secs(30);
+
+/// Why a job stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum GenerationError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("campaign {0} does not exist")]
+    NoCampaign(i32),
+    #[error("campaign {0} has ended")]
+    Ended(i32),
+    #[error("no active signing key; run `vouchsafe keys rotate-signing`")]
+    NoSigningKey,
+    #[error("code could not be signed: {0}")]
+    Code(#[from] code::CodeError),
+    #[error("another worker took the job over")]
+    LostClaim,
+}
+
+/// Runs generation jobs in the background of a service (or in the foreground of the CLI).
+pub struct Generator {
+    db: Db,
+    signing: Arc<Signing>,
+    owner: String,
+    wake: Notify,
+}
+
+fn stale_before() -> NaiveDateTime {
+    Utc::now().naive_utc() - chrono::Duration::from_std(STALE_AFTER).expect("small duration")
+}
+
+impl Generator {
+    /// A generator with a random worker identity.
+    pub fn new(db: Db, signing: Arc<Signing>) -> Arc<Generator> {
+        let mut raw = [0u8; 8];
+        rand::rng().fill_bytes(&mut raw);
+        Arc::new(Generator { db, signing, owner: format!("w_{}", hex::encode(raw)), wake: Notify::new() })
+    }
+
+    /// Queues a job and wakes the worker.
+    pub async fn enqueue(&self, campaign_id: i32) -> Result<jobs::JobRow, StoreError> {
+        let job = self.db.run(move |c| jobs::create(c, campaign_id)).await?;
+        self.wake.notify_one();
+        Ok(job)
+    }
+
+    /// Works through claimable jobs until the generator is dropped: woken by `enqueue`, and
+    /// every few seconds to take over jobs whose worker died.
+    pub fn spawn(self: &Arc<Self>) {
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                let Some(this) = weak.upgrade() else { break };
+                match this.db.run(|c| jobs::claimable(c, stale_before())).await {
+                    Ok(ids) => {
+                        for id in ids {
+                            if let Err(e) = this.run(&id).await {
+                                tracing::warn!(job = %id, error = %e, "generation job stopped");
+                            }
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot list generation jobs"),
+                }
+                let sleep = tokio::time::sleep(Duration::from_secs(2));
+                tokio::select! {
+                    _ = this.wake.notified() => {}
+                    _ = sleep => {}
+                }
+            }
+        });
+    }
+
+    /// Claims a job and runs it to the end. Returns `false` when another worker has it.
+    pub async fn run(&self, job_id: &str) -> Result<bool, GenerationError> {
+        let (id, owner) = (job_id.to_owned(), self.owner.clone());
+        if !self.db.run(move |c| jobs::claim(c, &id, &owner, stale_before())).await? {
+            return Ok(false);
+        }
+        let result = self.run_claimed(job_id).await;
+        let (id, owner) = (job_id.to_owned(), self.owner.clone());
+        match &result {
+            Ok(()) => {
+                self.db.run(move |c| jobs::finish(c, &id, &owner, "done", None)).await?;
+                tracing::info!(job = %job_id, "generation job done");
+            }
+            Err(GenerationError::LostClaim) => {}
+            Err(e) => {
+                let msg = e.to_string();
+                self.db.run(move |c| jobs::finish(c, &id, &owner, "failed", Some(&msg))).await?;
+            }
+        }
+        result.map(|()| true)
+    }
+
+    async fn run_claimed(&self, job_id: &str) -> Result<(), GenerationError> {
+        let id = job_id.to_owned();
+        let job = self.db.run(move |c| jobs::get(c, &id)).await?.ok_or(StoreError::NotFound)?;
+        let campaign_id = job.campaign_id;
+        let campaign = self
+            .db
+            .run(move |c| campaigns::get(c, campaign_id))
+            .await?
+            .ok_or(GenerationError::NoCampaign(campaign_id))?;
+        if campaign.status == crate::domain::campaign::CampaignStatus::Ended {
+            return Err(GenerationError::Ended(campaign_id));
+        }
+        let campaign = Arc::new(campaign);
+        // The segment is evaluated as of the job's creation, for every batch alike.
+        let at_time = job.created_at;
+        if job.cursor.is_none() {
+            let (c2, id, owner) = (campaign.clone(), job_id.to_owned(), self.owner.clone());
+            let owned = self
+                .db
+                .run(move |c| {
+                    let at = SegmentAt { segment: &c2.segment, currency: &c2.currency, now: at_time };
+                    let total = segments::count(c, &at)?;
+                    jobs::set_total(c, &id, &owner, total)
+                })
+                .await?;
+            if !owned {
+                return Err(GenerationError::LostClaim);
+            }
+        }
+        let mut cursor = job.cursor;
+        loop {
+            let keyring = self.signing.keyring();
+            let (c2, id, owner, after) =
+                (campaign.clone(), job_id.to_owned(), self.owner.clone(), cursor.clone());
+            let db = self.db.clone();
+            let step = tokio::task::spawn_blocking(move || {
+                let mut conn = db.get()?;
+                run_batch(&mut conn, &c2, &keyring, &id, &owner, after.as_deref(), at_time)
+            })
+            .await
+            .map_err(|e| StoreError::Join(e.to_string()))??;
+            match step {
+                Some(last) => cursor = Some(last),
+                None => return Ok(()),
+            }
+        }
+    }
+}
+
+/// One batch: the next customers of the segment after `after`; returns the new cursor, or
+/// `None` when the segment is exhausted.
+pub fn run_batch(
+    conn: &mut Conn,
+    campaign: &Campaign,
+    keyring: &code::Keyring,
+    job_id: &str,
+    owner: &str,
+    after: Option<&str>,
+    at_time: NaiveDateTime,
+) -> Result<Option<String>, GenerationError> {
+    let at = SegmentAt { segment: &campaign.segment, currency: &campaign.currency, now: at_time };
+    let customers = segments::page(conn, &at, after, BATCH)?;
+    let Some((last, _)) = customers.last().cloned() else {
+        return Ok(None);
+    };
+    let consented: Vec<&str> = customers.iter().filter(|(_, ok)| *ok).map(|(id, _)| id.as_str()).collect();
+    let mut progress = Progress {
+        processed: customers.len() as i64,
+        skipped_no_consent: (customers.len() - consented.len()) as i64,
+        ..Progress::default()
+    };
+    let vouchers = if consented.is_empty() {
+        Vec::new()
+    } else {
+        let key = keyring.current().ok_or(GenerationError::NoSigningKey)?;
+        let first = campaigns::allocate_serials(conn, campaign.id, consented.len() as i64)?;
+        issue_codes(campaign, key, first, &consented)?
+    };
+    let (job_id, owner) = (job_id.to_owned(), owner.to_owned());
+    conn.transaction(|conn| {
+        let inserted = vouchers::insert_batch(conn, &vouchers)? as i64;
+        progress.issued = inserted;
+        progress.skipped_existing = vouchers.len() as i64 - inserted;
+        if jobs::advance(conn, &job_id, &owner, progress, &last)? {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict("lost claim".into()))
+        }
+    })
+    .map_err(|e| match e {
+        StoreError::Conflict(m) if m == "lost claim" => GenerationError::LostClaim,
+        other => other.into(),
+    })?;
+    Ok(Some(last))
+}
+
+/// Signs one voucher per customer, with serials `first..`, variants by hash.
+pub fn issue_codes(
+    campaign: &Campaign,
+    key: &code::SigningKey,
+    first_serial: i64,
+    customers: &[&str],
+) -> Result<Vec<NewVoucher>, GenerationError> {
+    let weights = campaign.weights();
+    let issued_at = Utc::now().naive_utc();
+    customers
+        .iter()
+        .enumerate()
+        .map(|(i, customer)| {
+            let serial = first_serial + i as i64;
+            let v = variant::assign(&campaign.salt, customer, &weights);
+            let code =
+                code::encode(key, &campaign.prefix, campaign.id as u32, v as u8, serial as u32, customer)?;
+            Ok(NewVoucher {
+                campaign_id: campaign.id,
+                serial,
+                customer_id: Some((*customer).to_owned()),
+                variant: v as i32,
+                key_id: i32::from(key.id()),
+                code: Some(code),
+                status: "issued".into(),
+                issued_at,
+            })
+        })
+        .collect()
+}

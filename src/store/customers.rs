@@ -1,0 +1,307 @@
+//! Customers, their consent history and their abandoned carts.
+//!
+//! Every write that touches one customer happens in one transaction, so no failure leaves a
+//! customer half-written; a revoked `personalized_offers` consent voids the customer's open
+//! vouchers in the same transaction.
+
+use std::collections::HashMap;
+
+use chrono::{NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use super::{
+    schema::{carts, consents, customers, vouchers},
+    Conn, StoreError,
+};
+use crate::{
+    domain::customer::{Birthday, OFFERS_PURPOSE},
+    with_conn,
+};
+
+/// A change to a profile: `None` leaves a field alone, `Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct ProfilePatch {
+    pub birthday: Option<Option<Birthday>>,
+    pub loyalty_tier: Option<Option<String>>,
+}
+
+/// A consent statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewConsent {
+    pub purpose: String,
+    pub granted: bool,
+    pub source: String,
+    pub policy_version: String,
+}
+
+/// One line of an import: a profile change and maybe a consent statement.
+#[derive(Debug, Clone)]
+pub struct ImportRecord {
+    pub id: String,
+    pub profile: ProfilePatch,
+    pub consent: Option<NewConsent>,
+}
+
+/// A customer's stored profile.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = customers)]
+pub struct CustomerRow {
+    pub id: String,
+    pub birth_md: Option<i32>,
+    pub loyalty_tier: Option<String>,
+    pub offers_consent: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// One entry of the consent history.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = consents)]
+pub struct ConsentRow {
+    pub id: i64,
+    pub customer_id: String,
+    pub purpose: String,
+    pub granted: bool,
+    pub source: String,
+    pub policy_version: String,
+    pub recorded_at: NaiveDateTime,
+}
+
+/// An abandoned cart.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = carts)]
+pub struct CartRow {
+    pub customer_id: String,
+    pub cart_id: String,
+    pub value: i64,
+    pub currency: String,
+    pub abandoned_at: NaiveDateTime,
+}
+
+/// A voucher whose status a consent change or an erasure moved to `voided`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Queryable)]
+pub struct VoidedVoucher {
+    pub campaign_id: i32,
+    pub serial: i64,
+}
+
+fn now() -> NaiveDateTime {
+    Utc::now().naive_utc()
+}
+
+fn find_row(conn: &mut Conn, id: &str) -> Result<Option<CustomerRow>, StoreError> {
+    Ok(with_conn!(conn, |c| customers::table.find(id).select(CustomerRow::as_select()).first(c).optional())?)
+}
+
+/// Reads a profile.
+pub fn find(conn: &mut Conn, id: &str) -> Result<Option<CustomerRow>, StoreError> {
+    find_row(conn, id)
+}
+
+/// Applies a profile change, creating the customer when new. Returns the profile and whether
+/// it was created. Runs inside the caller's transaction when there is one.
+pub fn upsert(conn: &mut Conn, id: &str, patch: &ProfilePatch) -> Result<(CustomerRow, bool), StoreError> {
+    conn.transaction(|conn| upsert_in(conn, id, patch))
+}
+
+fn upsert_in(conn: &mut Conn, id: &str, patch: &ProfilePatch) -> Result<(CustomerRow, bool), StoreError> {
+    let t = now();
+    let md = patch.birthday.map(|b| b.map(Birthday::md));
+    let created = with_conn!(conn, |c| diesel::insert_into(customers::table)
+        .values((
+            customers::id.eq(id),
+            customers::birth_md.eq(md.flatten()),
+            customers::loyalty_tier.eq(patch.loyalty_tier.clone().flatten()),
+            customers::offers_consent.eq(false),
+            customers::created_at.eq(t),
+            customers::updated_at.eq(t),
+        ))
+        .on_conflict_do_nothing()
+        .execute(c))?
+        == 1;
+    if !created {
+        if let Some(md) = md {
+            with_conn!(conn, |c| diesel::update(customers::table.find(id))
+                .set((customers::birth_md.eq(md), customers::updated_at.eq(t)))
+                .execute(c))?;
+        }
+        if let Some(tier) = &patch.loyalty_tier {
+            with_conn!(conn, |c| diesel::update(customers::table.find(id))
+                .set((customers::loyalty_tier.eq(tier.clone()), customers::updated_at.eq(t)))
+                .execute(c))?;
+        }
+    }
+    let row = find_row(conn, id)?.ok_or(StoreError::NotFound)?;
+    Ok((row, created))
+}
+
+/// Appends a consent statement, creating a bare customer when unknown. A revoked
+/// `personalized_offers` voids the customer's open vouchers; those are returned.
+pub fn add_consent(
+    conn: &mut Conn,
+    customer_id: &str,
+    consent: &NewConsent,
+) -> Result<Vec<VoidedVoucher>, StoreError> {
+    conn.transaction(|conn| {
+        upsert_in(conn, customer_id, &ProfilePatch::default())?;
+        append_consent(conn, customer_id, consent)
+    })
+}
+
+fn append_consent(
+    conn: &mut Conn,
+    customer_id: &str,
+    consent: &NewConsent,
+) -> Result<Vec<VoidedVoucher>, StoreError> {
+    let t = now();
+    with_conn!(conn, |c| diesel::insert_into(consents::table)
+        .values((
+            consents::customer_id.eq(customer_id),
+            consents::purpose.eq(&consent.purpose),
+            consents::granted.eq(consent.granted),
+            consents::source.eq(&consent.source),
+            consents::policy_version.eq(&consent.policy_version),
+            consents::recorded_at.eq(t),
+        ))
+        .execute(c))?;
+    if consent.purpose != OFFERS_PURPOSE {
+        return Ok(Vec::new());
+    }
+    with_conn!(conn, |c| diesel::update(customers::table.find(customer_id))
+        .set((customers::offers_consent.eq(consent.granted), customers::updated_at.eq(t)))
+        .execute(c))?;
+    if consent.granted {
+        Ok(Vec::new())
+    } else {
+        void_open_vouchers(conn, &[customer_id.to_owned()])
+    }
+}
+
+/// Voids the open (issued, unredeemed) vouchers of these customers; returns them.
+pub fn void_open_vouchers(
+    conn: &mut Conn,
+    customer_ids: &[String],
+) -> Result<Vec<VoidedVoucher>, StoreError> {
+    if customer_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let t = now();
+    let open = vouchers::customer_id.eq_any(customer_ids.to_vec()).and(vouchers::status.eq("issued"));
+    let voided: Vec<VoidedVoucher> = with_conn!(conn, |c| vouchers::table
+        .filter(open.clone())
+        .select((vouchers::campaign_id, vouchers::serial))
+        .load(c))?;
+    with_conn!(conn, |c| diesel::update(vouchers::table.filter(open))
+        .set((vouchers::status.eq("voided"), vouchers::voided_at.eq(Some(t))))
+        .execute(c))?;
+    Ok(voided)
+}
+
+/// The consent history, newest first.
+pub fn consent_history(conn: &mut Conn, customer_id: &str) -> Result<Vec<ConsentRow>, StoreError> {
+    Ok(with_conn!(conn, |c| consents::table
+        .filter(consents::customer_id.eq(customer_id))
+        .order(consents::id.desc())
+        .select(ConsentRow::as_select())
+        .load(c))?)
+}
+
+/// Imports a batch in one transaction: profiles, then consent statements that differ from
+/// the customer's latest one for that purpose (so importing a file twice changes nothing).
+/// Returns the vouchers voided by revocations.
+pub fn import_batch(conn: &mut Conn, records: &[ImportRecord]) -> Result<Vec<VoidedVoucher>, StoreError> {
+    conn.transaction(|conn| {
+        for r in records {
+            upsert_in(conn, &r.id, &r.profile)?;
+        }
+        let with_consent: Vec<&ImportRecord> = records.iter().filter(|r| r.consent.is_some()).collect();
+        if with_consent.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = with_consent.iter().map(|r| r.id.clone()).collect();
+        let history: Vec<ConsentRow> = with_conn!(conn, |c| consents::table
+            .filter(consents::customer_id.eq_any(ids.clone()))
+            .order(consents::id.asc())
+            .select(ConsentRow::as_select())
+            .load(c))?;
+        let mut latest: HashMap<(String, String), ConsentRow> = HashMap::new();
+        for row in history {
+            latest.insert((row.customer_id.clone(), row.purpose.clone()), row);
+        }
+        let mut voided = Vec::new();
+        for r in with_consent {
+            let consent = r.consent.as_ref().expect("filtered");
+            let same = latest.get(&(r.id.clone(), consent.purpose.clone())).is_some_and(|l| {
+                l.granted == consent.granted
+                    && l.source == consent.source
+                    && l.policy_version == consent.policy_version
+            });
+            if !same {
+                voided.extend(append_consent(conn, &r.id, consent)?);
+                latest.insert(
+                    (r.id.clone(), consent.purpose.clone()),
+                    ConsentRow {
+                        id: 0,
+                        customer_id: r.id.clone(),
+                        purpose: consent.purpose.clone(),
+                        granted: consent.granted,
+                        source: consent.source.clone(),
+                        policy_version: consent.policy_version.clone(),
+                        recorded_at: now(),
+                    },
+                );
+            }
+        }
+        Ok(voided)
+    })
+}
+
+/// Records (or replaces) an abandoned cart, creating a bare customer when unknown.
+pub fn put_cart(conn: &mut Conn, cart: &CartRow) -> Result<(), StoreError> {
+    conn.transaction(|conn| {
+        upsert_in(conn, &cart.customer_id, &ProfilePatch::default())?;
+        with_conn!(conn, |c| diesel::insert_into(carts::table)
+            .values(cart)
+            .on_conflict((carts::customer_id, carts::cart_id))
+            .do_update()
+            .set((
+                carts::value.eq(cart.value),
+                carts::currency.eq(&cart.currency),
+                carts::abandoned_at.eq(cart.abandoned_at),
+            ))
+            .execute(c))?;
+        Ok(())
+    })
+}
+
+/// Removes a cart (it was bought); `false` when there was none.
+pub fn delete_cart(conn: &mut Conn, customer_id: &str, cart_id: &str) -> Result<bool, StoreError> {
+    let n = with_conn!(conn, |c| diesel::delete(carts::table.find((customer_id, cart_id))).execute(c))?;
+    Ok(n == 1)
+}
+
+/// A customer's carts.
+pub fn carts_of(conn: &mut Conn, customer_id: &str) -> Result<Vec<CartRow>, StoreError> {
+    Ok(with_conn!(conn, |c| carts::table
+        .filter(carts::customer_id.eq(customer_id))
+        .order(carts::cart_id)
+        .select(CartRow::as_select())
+        .load(c))?)
+}
+
+/// Erasure: voids open vouchers, unlinks every voucher (and its code) from the customer and
+/// deletes the profile, consents and carts. Counts stay exact because voucher rows remain.
+/// Returns the voided vouchers, or `None` when the customer did not exist.
+pub fn erase(conn: &mut Conn, customer_id: &str) -> Result<Option<Vec<VoidedVoucher>>, StoreError> {
+    conn.transaction(|conn| {
+        if find_row(conn, customer_id)?.is_none() {
+            return Ok(None);
+        }
+        let voided = void_open_vouchers(conn, &[customer_id.to_owned()])?;
+        with_conn!(conn, |c| diesel::update(vouchers::table.filter(vouchers::customer_id.eq(customer_id)))
+            .set((vouchers::customer_id.eq(None::<String>), vouchers::code.eq(None::<String>)))
+            .execute(c))?;
+        with_conn!(conn, |c| diesel::delete(customers::table.find(customer_id)).execute(c))?;
+        Ok(Some(voided))
+    })
+}
