@@ -1,0 +1,2 @@
+//! Placeholder replaced by the generation benchmark.
+fn main() {}
