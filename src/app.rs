@@ -41,10 +41,14 @@ pub async fn migrate(db: &Db, settings: &Settings) -> anyhow::Result<Vec<String>
 /// The ledger the settings ask for: Redis when `REDIS_URL` is set, else the SQL ledger.
 pub fn open_ledger(settings: &Settings, db: &Db) -> anyhow::Result<Arc<dyn Ledger>> {
     Ok(match &settings.redis_url {
-        Some(url) => Arc::new(
-            RedisLedger::new(&url.0, &settings.redis_prefix)
-                .with_context(|| format!("cannot use Redis at {url:?}"))?,
-        ),
+        Some(url) => {
+            let ledger = Arc::new(
+                RedisLedger::new(&url.0, &settings.redis_prefix, Some(db.clone()))
+                    .with_context(|| format!("cannot use Redis at {url:?}"))?,
+            );
+            ledger.spawn_sweeper(std::time::Duration::from_secs(5));
+            ledger
+        }
         None => Arc::new(SqlLedger::new(db.clone())),
     })
 }

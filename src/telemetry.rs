@@ -27,6 +27,8 @@ pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
+    redemptions: IntCounterVec,
+    ledger_latency: HistogramVec,
 }
 
 impl Metrics {
@@ -45,9 +47,28 @@ impl Metrics {
             &["method", "route", "status"],
         )
         .expect("valid metric");
+        let redemptions = IntCounterVec::new(
+            Opts::new(
+                "vouchsafe_redemptions_total",
+                "Redemption attempts by outcome (created, replayed or a refusal code)",
+            ),
+            &["outcome"],
+        )
+        .expect("valid metric");
+        let ledger_latency = HistogramVec::new(
+            HistogramOpts::new(
+                "vouchsafe_ledger_seconds",
+                "Time the ledger took to decide and commit a redemption",
+            )
+            .buckets(vec![0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0]),
+            &["ledger"],
+        )
+        .expect("valid metric");
         registry.register(Box::new(requests.clone())).expect("unique metric");
         registry.register(Box::new(latency.clone())).expect("unique metric");
-        Metrics { registry, requests, latency }
+        registry.register(Box::new(redemptions.clone())).expect("unique metric");
+        registry.register(Box::new(ledger_latency.clone())).expect("unique metric");
+        Metrics { registry, requests, latency, redemptions, ledger_latency }
     }
 
     /// The registry, for later issues' own metrics (redemptions by outcome, ledger latency).
@@ -61,6 +82,16 @@ impl Metrics {
         let labels = [method, route, status.as_str()];
         self.requests.with_label_values(&labels).inc();
         self.latency.with_label_values(&labels).observe(seconds);
+    }
+
+    /// Counts one redemption attempt by outcome.
+    pub fn observe_redemption(&self, outcome: &str) {
+        self.redemptions.with_label_values(&[outcome]).inc();
+    }
+
+    /// Records how long the ledger took.
+    pub fn observe_ledger(&self, ledger: &str, seconds: f64) {
+        self.ledger_latency.with_label_values(&[ledger]).observe(seconds);
     }
 
     /// The Prometheus text exposition.

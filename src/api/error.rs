@@ -77,10 +77,30 @@ pub enum ApiError {
     NotInSegment,
     #[error("the customer already has a voucher of this campaign")]
     AlreadyIssued,
+    #[error("{0}")]
+    InvalidCode(String),
+    #[error("this code was issued to another customer")]
+    CustomerMismatch,
+    #[error("this voucher has already been redeemed")]
+    AlreadyRedeemed,
+    #[error("the campaign's budget has no room for this discount")]
+    BudgetExhausted,
+    #[error("{0}")]
+    Expired(String),
+    #[error("the campaign has not started yet")]
+    NotStarted,
+    #[error("this voucher was voided (consent withdrawn or data erased)")]
+    Voided,
+    #[error("{0}")]
+    OrderBelowMinimum(String),
+    #[error("{0}")]
+    CurrencyMismatch(String),
+    #[error("the campaign is paused")]
+    CampaignPaused,
     #[error(transparent)]
     Store(StoreError),
     #[error(transparent)]
-    Ledger(#[from] LedgerError),
+    Ledger(LedgerError),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -91,6 +111,15 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => ApiError::NotFound("resource"),
             StoreError::Conflict(m) => ApiError::Conflict(m),
             other => ApiError::Store(other),
+        }
+    }
+}
+
+impl From<LedgerError> for ApiError {
+    fn from(e: LedgerError) -> Self {
+        match e {
+            LedgerError::Store(s) => s.into(),
+            other => ApiError::Ledger(other),
         }
     }
 }
@@ -129,13 +158,25 @@ impl ApiError {
             NoConsent => (StatusCode::UNPROCESSABLE_ENTITY, "no_consent", "No consent"),
             NotInSegment => (StatusCode::UNPROCESSABLE_ENTITY, "not_in_segment", "Not in segment"),
             AlreadyIssued => (StatusCode::CONFLICT, "already_issued", "Already issued"),
+            InvalidCode(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_code", "Invalid code"),
+            CustomerMismatch => (StatusCode::FORBIDDEN, "customer_mismatch", "Customer mismatch"),
+            AlreadyRedeemed => (StatusCode::CONFLICT, "already_redeemed", "Already redeemed"),
+            BudgetExhausted => (StatusCode::CONFLICT, "budget_exhausted", "Budget exhausted"),
+            Expired(_) => (StatusCode::GONE, "expired", "Expired"),
+            NotStarted => (StatusCode::GONE, "not_started", "Not started"),
+            Voided => (StatusCode::GONE, "voided", "Voided"),
+            OrderBelowMinimum(_) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "order_below_minimum", "Order below minimum")
+            }
+            CurrencyMismatch(_) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "currency_mismatch", "Currency mismatch")
+            }
+            CampaignPaused => (StatusCode::CONFLICT, "campaign_paused", "Campaign paused"),
             Store(StoreError::Unavailable(_)) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", "Database unavailable")
             }
             Store(_) | Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
-            Ledger(LedgerError::Unavailable(_)) => {
-                (StatusCode::SERVICE_UNAVAILABLE, "ledger_unavailable", "Ledger unavailable")
-            }
+            Ledger(_) => (StatusCode::SERVICE_UNAVAILABLE, "ledger_unavailable", "Ledger unavailable"),
         }
     }
 

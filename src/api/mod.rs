@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod campaigns;
+pub mod checkout;
 pub mod customers;
 pub mod error;
 pub mod idempotency;
@@ -49,6 +50,8 @@ pub struct AppState {
     pub signing: Arc<Signing>,
     /// Runs generation jobs.
     pub generator: Arc<Generator>,
+    /// Campaigns for the checkout's checks, trusted for a second.
+    pub campaigns: checkout::CampaignCache,
     routes: RouteTable,
     openapi_json: String,
 }
@@ -72,6 +75,7 @@ impl AppState {
             ledger,
             metrics: Metrics::new(),
             generator,
+            campaigns: checkout::campaign_cache(),
             signing,
             routes,
             openapi_json,
@@ -91,6 +95,7 @@ impl AppState {
 
     /// Tells the ledger a campaign's rules changed (budget, status, expiry).
     pub async fn campaign_changed(&self, campaign_id: i32) {
+        self.campaigns.invalidate(&campaign_id);
         if let Err(e) = self.ledger.campaign_changed(campaign_id).await {
             tracing::warn!(error = %e, campaign = campaign_id, "ledger not told of a campaign change");
         }
@@ -117,6 +122,7 @@ impl AppState {
         (name = "customers", description = "Customers, consents, carts, export, erasure (scope crm)"),
         (name = "campaigns", description = "Campaigns (scope crm to write; crm or reports to read)"),
         (name = "generation", description = "Generation jobs, single issuance, voucher export"),
+        (name = "checkout", description = "Validate, redeem, roll back (scope checkout)"),
     )
 )]
 struct ApiDoc;
@@ -155,7 +161,10 @@ fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(campaigns::start_generation)
         .service(campaigns::get_generation)
         .service(campaigns::issue_voucher)
-        .service(campaigns::export_vouchers);
+        .service(campaigns::export_vouchers)
+        .service(checkout::validate)
+        .service(checkout::redeem)
+        .service(checkout::rollback);
 }
 
 /// The OpenAPI document of every route the app serves.

@@ -1,11 +1,16 @@
 //! The ledger: the atomic gate in front of every redemption and budget.
 //!
-//! Two implementations answer the same contract: [`redis::RedisLedger`] (production, Lua
-//! scripts, one hash tag per campaign) and [`sql::SqlLedger`] (one database transaction; the
-//! embedded default and the benchmark baseline). Both pass `tests/ledger_conformance.rs`.
+//! Two implementations answer the same contract and pass the same tests (the checkout tests
+//! run against both): [`redis::RedisLedger`] (production: one Lua script per decision, all
+//! keys of a campaign under the hash tag `{c:<id>}`) and [`sql::SqlLedger`] (one database
+//! transaction holding the campaign's row lock; the embedded default and the benchmark
+//! baseline).
 //!
-//! The contract grows with the checkout: for now a ledger must say whether it can serve
-//! (`ping`), which `/readyz` reports and which the service checks before it takes traffic.
+//! Protocol of a redemption, whatever the ledger: the code was verified and the campaign's
+//! fixed rules (currency, minimum order, discount) checked before; the ledger decides single
+//! use, budget room, campaign state and idempotency atomically, and the redemption is written
+//! to the database by `store::redemptions::commit` (which re-checks single use and budget)
+//! before any 2xx is answered. The database is the source of truth; Redis is a cache of it.
 
 pub mod redis;
 pub mod sql;
@@ -14,7 +19,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::store::customers::VoidedVoucher;
+use crate::store::{
+    customers::VoidedVoucher,
+    redemptions::{Redemption, Refusal},
+    StoreError,
+};
 
 /// Why the ledger could not answer.
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +31,16 @@ pub enum LedgerError {
     /// The ledger's backing service did not answer in time or refused the connection.
     #[error("ledger unavailable: {0}")]
     Unavailable(String),
+    /// The database (source of truth) failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A successful redemption: new (201) or the first answer again (200).
+#[derive(Debug, Clone)]
+pub enum Redeemed {
+    New(Redemption),
+    Replay(Redemption),
 }
 
 /// The atomic gate for redemptions and budgets.
@@ -32,6 +51,15 @@ pub trait Ledger: Send + Sync + 'static {
 
     /// Succeeds when the ledger can commit a redemption right now; never waits past `timeout`.
     async fn ping(&self, timeout: Duration) -> Result<(), LedgerError>;
+
+    /// Redeems `r` exactly once: `Ok(Ok(New))` only after the redemption is in the database;
+    /// `Ok(Ok(Replay))` for the same Idempotency-Key or (voucher, order id) again;
+    /// `Ok(Err(refusal))` when it may not be redeemed.
+    async fn redeem(&self, r: Redemption) -> Result<Result<Redeemed, Refusal>, LedgerError>;
+
+    /// Rolls a redemption back once, restoring voucher and budget; `None` for an unknown id.
+    /// The flag says whether this call did it.
+    async fn rollback(&self, id: &str, reason: &str) -> Result<Option<(Redemption, bool)>, LedgerError>;
 
     /// The store has voided these vouchers (consent revoked, erasure): refuse them from now on.
     async fn void(&self, vouchers: &[VoidedVoucher]) -> Result<(), LedgerError>;

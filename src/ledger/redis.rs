@@ -1,29 +1,96 @@
-//! The Redis ledger: single-slot Lua scripts per campaign (hash tag `{c:<id>}`), Redis as a
-//! cache of the database. The connection is made lazily and re-made after a failure, so the
-//! service starts while Redis is down and recovers by itself when it returns.
+//! The Redis ledger.
+//!
+//! Keys of campaign `N` (prefix `P`): `P:{c:N}:meta` (status, dates, budget, spent, count),
+//! `P:{c:N}:red` (serial → live redemption id), `P:{c:N}:void` (voided serials),
+//! `P:{c:N}:idem` (idempotency and (serial, order) fields → "rid|request hash"),
+//! `P:{c:N}:pend` (redemption id → pending entry), `P:{c:N}:lock` (reload lock). One hash tag
+//! per campaign, so every script is single-slot and runs on Redis Cluster.
+//!
+//! A redemption: the `redeem` script checks and takes everything at once and records a pending
+//! entry; the service writes the redemption to the database (which re-checks single use and
+//! budget), clears the pending entry, and only then answers. Refused by the database (possible
+//! only after Redis lost data), the script's effect is undone (`release`). A sweeper settles
+//! pending entries left by a crash: settled when the database has the redemption, released
+//! otherwise. Redis is a cache of the database: a campaign whose `meta` is missing (Redis
+//! restarted, flushed, evicted) is reloaded from the database under a lock, and the scripts
+//! refuse to run on an unloaded campaign.
 
-use std::time::Duration;
+use std::{
+    collections::HashSet,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use async_trait::async_trait;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use chrono::Utc;
+use rand::RngCore;
+use redis::{aio::ConnectionManager, aio::ConnectionManagerConfig, AsyncCommands, Script};
 use tokio::sync::Mutex;
 
-use super::{Ledger, LedgerError};
-use crate::store::customers::VoidedVoucher;
+use super::{Ledger, LedgerError, Redeemed};
+use crate::store::{
+    campaigns,
+    customers::VoidedVoucher,
+    redemptions::{self, Redemption, Refusal},
+    vouchers, Db,
+};
 
-/// A ledger in Redis.
+/// Pending entries older than this are settled by the sweeper.
+pub const PENDING_GRACE: Duration = Duration::from_secs(10);
+const OP_TIMEOUT: Duration = Duration::from_secs(2);
+
+struct Scripts {
+    redeem: Script,
+    release: Script,
+    settle: Script,
+    meta: Script,
+    void: Script,
+}
+
+/// A ledger in Redis, backed by the database.
 pub struct RedisLedger {
     client: redis::Client,
     prefix: String,
+    db: Option<Db>,
     conn: Mutex<Option<ConnectionManager>>,
+    scripts: Scripts,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> LedgerError {
+    LedgerError::Unavailable(e.to_string())
+}
+
+fn ms(t: chrono::NaiveDateTime) -> i64 {
+    t.and_utc().timestamp_millis()
+}
+
+/// The idempotency field of a redemption request.
+fn idem_field(api_key_id: &str, key: &Option<String>) -> String {
+    key.as_ref().map(|k| format!("k:{api_key_id}:{k}")).unwrap_or_default()
+}
+
+fn order_field(serial: i64, order_id: &str) -> String {
+    format!("o:{serial}:{order_id}")
 }
 
 impl RedisLedger {
-    /// A ledger on `url` whose keys all start with `prefix:` (several deployments or test
-    /// runs may share one Redis). Does not connect yet.
-    pub fn new(url: &str, prefix: &str) -> Result<Self, LedgerError> {
-        let client = redis::Client::open(url).map_err(|e| LedgerError::Unavailable(e.to_string()))?;
-        Ok(RedisLedger { client, prefix: prefix.to_owned(), conn: Mutex::new(None) })
+    /// A ledger on `url` whose keys all start with `prefix:`; `db` is the source of truth it
+    /// reloads from and commits to (`None` only for readiness checks). Does not connect yet.
+    pub fn new(url: &str, prefix: &str, db: Option<Db>) -> Result<Self, LedgerError> {
+        let client = redis::Client::open(url).map_err(unavailable)?;
+        Ok(RedisLedger {
+            client,
+            prefix: prefix.to_owned(),
+            db,
+            conn: Mutex::new(None),
+            scripts: Scripts {
+                redeem: Script::new(include_str!("lua/redeem.lua")),
+                release: Script::new(include_str!("lua/release.lua")),
+                settle: Script::new(include_str!("lua/settle.lua")),
+                meta: Script::new(include_str!("lua/meta.lua")),
+                void: Script::new(include_str!("lua/void.lua")),
+            },
+        })
     }
 
     /// The prefix of this ledger's keys.
@@ -31,7 +98,21 @@ impl RedisLedger {
         &self.prefix
     }
 
-    /// A multiplexed connection, made on first use and after the last one was dropped.
+    fn db(&self) -> Result<&Db, LedgerError> {
+        self.db.as_ref().ok_or_else(|| LedgerError::Unavailable("ledger has no database".into()))
+    }
+
+    /// The keys of a campaign, in the order every script takes them.
+    fn keys(&self, campaign: i32) -> [String; 5] {
+        let base = format!("{}:{{c:{campaign}}}", self.prefix);
+        ["meta", "red", "void", "idem", "pend"].map(|k| format!("{base}:{k}"))
+    }
+
+    fn pending_index(&self) -> String {
+        format!("{}:pending_campaigns", self.prefix)
+    }
+
+    /// A multiplexed connection, made on first use; the manager reconnects by itself.
     pub async fn connection(&self, timeout: Duration) -> Result<ConnectionManager, LedgerError> {
         let mut slot = self.conn.lock().await;
         if let Some(conn) = slot.as_ref() {
@@ -45,10 +126,288 @@ impl RedisLedger {
             tokio::time::timeout(timeout, ConnectionManager::new_with_config(self.client.clone(), config))
                 .await
                 .map_err(|_| LedgerError::Unavailable("redis did not answer in time".into()))?
-                .map_err(|e| LedgerError::Unavailable(e.to_string()))?;
+                .map_err(unavailable)?;
         *slot = Some(conn.clone());
         Ok(conn)
     }
+
+    async fn invoke(
+        &self,
+        script: &Script,
+        campaign: i32,
+        args: Vec<String>,
+    ) -> Result<Vec<String>, LedgerError> {
+        let mut conn = self.connection(OP_TIMEOUT).await?;
+        let mut inv = script.prepare_invoke();
+        for k in self.keys(campaign) {
+            inv.key(k);
+        }
+        for a in args {
+            inv.arg(a);
+        }
+        let out: redis::Value = tokio::time::timeout(OP_TIMEOUT, inv.invoke_async(&mut conn))
+            .await
+            .map_err(|_| LedgerError::Unavailable("redis did not answer in time".into()))?
+            .map_err(unavailable)?;
+        Ok(match out {
+            redis::Value::Array(items) => {
+                items.into_iter().map(|v| redis::from_redis_value::<String>(v).unwrap_or_default()).collect()
+            }
+            other => vec![redis::from_redis_value::<String>(other).unwrap_or_default()],
+        })
+    }
+
+    /// Reloads a campaign from the database under the campaign's lock. Returns when the
+    /// campaign is loaded (by this or another instance).
+    async fn ensure_loaded(&self, campaign: i32) -> Result<(), LedgerError> {
+        let [meta, red, void, idem, _pend] = self.keys(campaign);
+        let lock = format!("{}:{{c:{campaign}}}:lock", self.prefix);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let mut conn = self.connection(OP_TIMEOUT).await?;
+            if conn.exists::<_, bool>(&meta).await.map_err(unavailable)? {
+                return Ok(());
+            }
+            let mut token = [0u8; 8];
+            rand::rng().fill_bytes(&mut token);
+            let token = hex::encode(token);
+            let got: Option<String> = redis::cmd("SET")
+                .arg(&lock)
+                .arg(&token)
+                .arg("NX")
+                .arg("PX")
+                .arg(10_000)
+                .query_async(&mut conn)
+                .await
+                .map_err(unavailable)?;
+            if got.is_none() {
+                if Instant::now() > deadline {
+                    return Err(LedgerError::Unavailable("campaign reload did not finish".into()));
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            }
+            let db = self.db()?.clone();
+            let snapshot = db
+                .run(move |c| {
+                    let camp = campaigns::get(c, campaign)?.ok_or(crate::store::StoreError::NotFound)?;
+                    let live = redemptions::live_for_reload(c, campaign)?;
+                    let voided = vouchers::voided_serials(c, campaign)?;
+                    Ok((camp, live, voided))
+                })
+                .await;
+            let (camp, live, voided) = match snapshot {
+                Ok(s) => s,
+                Err(e) => {
+                    let _: Result<(), _> = conn.del(&lock).await;
+                    return Err(e.into());
+                }
+            };
+            let mut pipe = redis::pipe();
+            pipe.atomic();
+            pipe.del(&meta).ignore().del(&red).ignore().del(&void).ignore().del(&idem).ignore();
+            let (mut spent, mut count) = (0i64, 0i64);
+            for chunk in live.chunks(1000) {
+                let reds: Vec<(String, String)> =
+                    chunk.iter().map(|r| (r.serial.to_string(), r.id.clone())).collect();
+                pipe.hset_multiple(&red, &reds).ignore();
+                let mut fields = Vec::new();
+                for r in chunk {
+                    spent += r.discount;
+                    count += 1;
+                    let entry = format!("{}|{}", r.id, r.request_hash);
+                    let k = idem_field(&r.api_key_id, &r.idem_key);
+                    if !k.is_empty() {
+                        fields.push((k, entry.clone()));
+                    }
+                    fields.push((order_field(r.serial, &r.order_id), entry));
+                }
+                pipe.hset_multiple(&idem, &fields).ignore();
+            }
+            for chunk in voided.chunks(1000) {
+                pipe.sadd(&void, chunk).ignore();
+            }
+            pipe.hset_multiple(
+                &meta,
+                &[
+                    ("status", camp.status.as_str().to_owned()),
+                    ("starts", ms(camp.starts_at).to_string()),
+                    ("expires", ms(camp.expires_at).to_string()),
+                    ("max_amount", camp.budget.max_amount.unwrap_or(-1).to_string()),
+                    ("max_count", camp.budget.max_redemptions.unwrap_or(-1).to_string()),
+                    ("spent", spent.to_string()),
+                    ("count", count.to_string()),
+                    ("revision", camp.revision.to_string()),
+                ],
+            )
+            .ignore();
+            pipe.del(&lock).ignore();
+            let done: Result<(), _> = pipe.query_async(&mut conn).await;
+            done.map_err(unavailable)?;
+            tracing::info!(
+                campaign,
+                live = count,
+                voided = voided.len(),
+                "ledger: campaign loaded from the database"
+            );
+            return Ok(());
+        }
+    }
+
+    async fn release(&self, r: &Redemption) -> Result<(), LedgerError> {
+        self.invoke(
+            &self.scripts.release,
+            r.campaign_id,
+            vec![
+                r.serial.to_string(),
+                r.id.clone(),
+                r.discount.to_string(),
+                idem_field(&r.api_key_id, &r.idem_key),
+                order_field(r.serial, &r.order_id),
+            ],
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn settle(&self, campaign: i32, id: &str) -> Result<(), LedgerError> {
+        self.invoke(&self.scripts.settle, campaign, vec![id.to_owned()]).await.map(|_| ())
+    }
+
+    /// Waits for a replayed redemption to reach the database (its first request may still be
+    /// writing it), then returns it.
+    async fn replayed(&self, id: String) -> Result<Result<Redeemed, Refusal>, LedgerError> {
+        let db = self.db()?.clone();
+        let deadline = Instant::now() + Duration::from_secs(3);
+        loop {
+            let rid = id.clone();
+            if let Some(first) = db.run(move |c| redemptions::get(c, &rid)).await? {
+                return Ok(Ok(Redeemed::Replay(first)));
+            }
+            if Instant::now() > deadline {
+                return Err(LedgerError::Unavailable(
+                    "the first request with this key has not finished".into(),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Settles pending entries older than [`PENDING_GRACE`]: a redemption the database has is
+    /// settled; one it does not have was never acknowledged and is released. Runs until the
+    /// ledger is dropped.
+    pub fn spawn_sweeper(self: &Arc<Self>, every: Duration) {
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(this) = weak.upgrade() else { break };
+                if let Err(e) = this.sweep().await {
+                    tracing::debug!(error = %e, "ledger sweep skipped");
+                }
+            }
+        });
+    }
+
+    /// One sweep (public so tests can run it without waiting).
+    pub async fn sweep(&self) -> Result<usize, LedgerError> {
+        let mut conn = self.connection(OP_TIMEOUT).await?;
+        let campaigns: HashSet<i32> = conn.smembers(self.pending_index()).await.map_err(unavailable)?;
+        let now = Utc::now().timestamp_millis();
+        let mut settled = 0;
+        for campaign in campaigns {
+            let [_, _, _, _, pend] = self.keys(campaign);
+            let entries: Vec<(String, String)> = conn.hgetall(&pend).await.map_err(unavailable)?;
+            if entries.is_empty() {
+                let _: Result<(), _> = conn.srem(self.pending_index(), campaign).await;
+                continue;
+            }
+            for (_, entry) in entries {
+                let Ok(r) = serde_json::from_str::<PendingEntry>(&entry) else { continue };
+                if now - r.at_ms < PENDING_GRACE.as_millis() as i64 {
+                    continue;
+                }
+                let db = self.db()?.clone();
+                let id = r.redemption.id.clone();
+                if db.run(move |c| redemptions::exists(c, &id)).await? {
+                    self.settle(campaign, &r.redemption.id).await?;
+                } else {
+                    self.release(&Redemption::from(&r)).await?;
+                }
+                settled += 1;
+            }
+        }
+        Ok(settled)
+    }
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct PendingEntry {
+    at_ms: i64,
+    redemption: RedemptionEntry,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct RedemptionEntry {
+    id: String,
+    campaign_id: i32,
+    serial: i64,
+    discount: i64,
+    api_key_id: String,
+    idem_key: Option<String>,
+    order_id: String,
+}
+
+impl RedemptionEntry {
+    fn of(r: &Redemption) -> Self {
+        RedemptionEntry {
+            id: r.id.clone(),
+            campaign_id: r.campaign_id,
+            serial: r.serial,
+            discount: r.discount,
+            api_key_id: r.api_key_id.clone(),
+            idem_key: r.idem_key.clone(),
+            order_id: r.order_id.clone(),
+        }
+    }
+}
+
+impl PendingEntry {
+    fn release_view(&self) -> Redemption {
+        let e = &self.redemption;
+        Redemption {
+            id: e.id.clone(),
+            campaign_id: e.campaign_id,
+            serial: e.serial,
+            customer_id: None,
+            code: None,
+            order_id: e.order_id.clone(),
+            order_amount: 0,
+            currency: String::new(),
+            discount: e.discount,
+            variant: 0,
+            api_key_id: e.api_key_id.clone(),
+            idem_key: e.idem_key.clone(),
+            request_hash: String::new(),
+            redeemed_at: chrono::DateTime::from_timestamp_millis(self.at_ms).unwrap_or_default().naive_utc(),
+            rolled_back_at: None,
+            rollback_reason: None,
+        }
+    }
+}
+
+fn refusal(tag: &str) -> Option<Refusal> {
+    Some(match tag {
+        "PAUSED" => Refusal::Paused,
+        "ENDED" => Refusal::Ended,
+        "NOT_STARTED" => Refusal::NotStarted,
+        "EXPIRED" => Refusal::Expired,
+        "VOIDED" => Refusal::Voided,
+        "ALREADY" => Refusal::AlreadyRedeemed,
+        "BUDGET" => Refusal::BudgetExhausted,
+        "IDEM_REUSED" => Refusal::IdempotencyKeyReused,
+        _ => return None,
+    })
 }
 
 #[async_trait]
@@ -62,16 +421,135 @@ impl Ledger for RedisLedger {
         let answer = tokio::time::timeout(timeout, redis::cmd("PING").query_async::<String>(&mut conn))
             .await
             .map_err(|_| LedgerError::Unavailable("redis did not answer in time".into()))?;
-        match answer {
-            Ok(_) => Ok(()),
-            Err(e) => Err(LedgerError::Unavailable(e.to_string())),
+        answer.map(|_| ()).map_err(unavailable)
+    }
+
+    async fn redeem(&self, r: Redemption) -> Result<Result<Redeemed, Refusal>, LedgerError> {
+        let pending =
+            PendingEntry { at_ms: Utc::now().timestamp_millis(), redemption: RedemptionEntry::of(&r) };
+        let args = vec![
+            r.serial.to_string(),
+            r.id.clone(),
+            r.discount.to_string(),
+            ms(r.redeemed_at).to_string(),
+            idem_field(&r.api_key_id, &r.idem_key),
+            r.request_hash.clone(),
+            order_field(r.serial, &r.order_id),
+            serde_json::to_string(&pending).unwrap_or_default(),
+        ];
+        let mut answer = Vec::new();
+        for _ in 0..5 {
+            answer = self.invoke(&self.scripts.redeem, r.campaign_id, args.clone()).await?;
+            if answer.first().map(String::as_str) != Some("NOLOAD") {
+                break;
+            }
+            self.ensure_loaded(r.campaign_id).await?;
+        }
+        match answer.first().map(String::as_str) {
+            Some("OK") => {}
+            Some("REPLAY") => return self.replayed(answer.get(1).cloned().unwrap_or_default()).await,
+            Some("NOLOAD") => return Err(LedgerError::Unavailable("campaign could not be loaded".into())),
+            Some(tag) => {
+                return match refusal(tag) {
+                    Some(refusal) => Ok(Err(refusal)),
+                    None => Err(LedgerError::Unavailable(format!("unexpected ledger answer {tag}"))),
+                }
+            }
+            None => return Err(LedgerError::Unavailable("empty ledger answer".into())),
+        }
+        // Known to the sweeper before anything else can fail.
+        if let Ok(mut conn) = self.connection(OP_TIMEOUT).await {
+            let _: Result<(), _> = conn.sadd(self.pending_index(), r.campaign_id).await;
+        }
+        let db = self.db()?.clone();
+        let row = r.clone();
+        let committed = match db.run(move |c| redemptions::commit(c, &row, false)).await {
+            Ok(outcome) => outcome,
+            // Not acknowledged; the pending entry stays for the sweeper to settle.
+            Err(e) => return Err(e.into()),
+        };
+        match committed {
+            Ok(done) => {
+                if let Err(e) = self.settle(r.campaign_id, &r.id).await {
+                    tracing::warn!(error = %e, "pending entry not cleared; the sweeper will");
+                }
+                Ok(Ok(Redeemed::New(done)))
+            }
+            Err(db_refusal) => {
+                // Redis had lost data (flush, restart): the database knows better. Undo.
+                tracing::warn!(
+                    campaign = r.campaign_id,
+                    ?db_refusal,
+                    "database refused what Redis allowed; releasing"
+                );
+                if let Err(e) = self.release(&r).await {
+                    tracing::warn!(error = %e, "release failed; the sweeper will");
+                }
+                let _ = self.forget(r.campaign_id).await;
+                Ok(match db_refusal {
+                    Refusal::Replay(first) => Ok(Redeemed::Replay(*first)),
+                    other => Err(other),
+                })
+            }
         }
     }
-    async fn void(&self, _vouchers: &[VoidedVoucher]) -> Result<(), LedgerError> {
+
+    async fn rollback(&self, id: &str, reason: &str) -> Result<Option<(Redemption, bool)>, LedgerError> {
+        let db = self.db()?.clone();
+        let (rid, why) = (id.to_owned(), reason.to_owned());
+        let done = db.run(move |c| redemptions::rollback(c, &rid, &why)).await?;
+        if let Some((r, true)) = &done {
+            if let Err(e) = self.release(r).await {
+                // Redis keeps counting it until the campaign reloads: conservative, never over.
+                tracing::warn!(error = %e, "rollback not applied in Redis; forcing a reload");
+                let _ = self.forget(r.campaign_id).await;
+            }
+        }
+        Ok(done)
+    }
+
+    async fn void(&self, voided: &[VoidedVoucher]) -> Result<(), LedgerError> {
+        let mut by_campaign: std::collections::BTreeMap<i32, Vec<String>> = Default::default();
+        for v in voided {
+            by_campaign.entry(v.campaign_id).or_default().push(v.serial.to_string());
+        }
+        for (campaign, serials) in by_campaign {
+            self.invoke(&self.scripts.void, campaign, serials).await?;
+        }
         Ok(())
     }
 
-    async fn campaign_changed(&self, _campaign_id: i32) -> Result<(), LedgerError> {
-        Ok(())
+    async fn campaign_changed(&self, campaign_id: i32) -> Result<(), LedgerError> {
+        let db = self.db()?.clone();
+        let Some(c) = db.run(move |c| campaigns::get(c, campaign_id)).await? else { return Ok(()) };
+        self.invoke(
+            &self.scripts.meta,
+            campaign_id,
+            vec![
+                c.status.as_str().to_owned(),
+                ms(c.starts_at).to_string(),
+                ms(c.expires_at).to_string(),
+                c.budget.max_amount.unwrap_or(-1).to_string(),
+                c.budget.max_redemptions.unwrap_or(-1).to_string(),
+            ],
+        )
+        .await
+        .map(|_| ())
+    }
+}
+
+impl RedisLedger {
+    /// Drops a campaign's cached state so the next redemption reloads it from the database.
+    async fn forget(&self, campaign: i32) -> Result<(), LedgerError> {
+        let mut conn = self.connection(OP_TIMEOUT).await?;
+        let [meta, ..] = self.keys(campaign);
+        conn.del::<_, ()>(meta).await.map_err(unavailable)
+    }
+}
+
+// Used by the sweeper to undo a pending entry without the full row.
+impl From<&PendingEntry> for Redemption {
+    fn from(p: &PendingEntry) -> Self {
+        p.release_view()
     }
 }

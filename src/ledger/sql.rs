@@ -1,13 +1,18 @@
-//! The SQL ledger: redemptions gated by one database transaction holding the campaign's row
-//! lock. No extra service to run; the embedded default and the benchmark baseline.
+//! The SQL ledger: every redemption is one database transaction that takes the campaign's row
+//! lock (PostgreSQL `SELECT … FOR UPDATE`; SQLite `BEGIN IMMEDIATE`), so redemptions of one
+//! campaign are serialized by the database. No extra service to run; the embedded default and
+//! the benchmark baseline.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{Ledger, LedgerError};
-use crate::store::customers::VoidedVoucher;
-use crate::store::Db;
+use super::{Ledger, LedgerError, Redeemed};
+use crate::store::{
+    customers::VoidedVoucher,
+    redemptions::{self, Redemption, Refusal},
+    Db,
+};
 
 /// A ledger kept in the relational store itself.
 #[derive(Clone)]
@@ -31,6 +36,21 @@ impl Ledger for SqlLedger {
     async fn ping(&self, timeout: Duration) -> Result<(), LedgerError> {
         self.db.ping(timeout).await.map_err(|e| LedgerError::Unavailable(e.to_string()))
     }
+
+    async fn redeem(&self, r: Redemption) -> Result<Result<Redeemed, Refusal>, LedgerError> {
+        let outcome = self.db.run(move |c| redemptions::commit(c, &r, true)).await?;
+        Ok(match outcome {
+            Ok(r) => Ok(Redeemed::New(r)),
+            Err(Refusal::Replay(first)) => Ok(Redeemed::Replay(*first)),
+            Err(refusal) => Err(refusal),
+        })
+    }
+
+    async fn rollback(&self, id: &str, reason: &str) -> Result<Option<(Redemption, bool)>, LedgerError> {
+        let (id, reason) = (id.to_owned(), reason.to_owned());
+        Ok(self.db.run(move |c| redemptions::rollback(c, &id, &reason)).await?)
+    }
+
     async fn void(&self, _vouchers: &[VoidedVoucher]) -> Result<(), LedgerError> {
         // The voucher rows themselves are the SQL ledger's state: nothing else to change.
         Ok(())

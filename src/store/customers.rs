@@ -301,6 +301,7 @@ pub fn erase(conn: &mut Conn, customer_id: &str) -> Result<Option<Vec<VoidedVouc
         with_conn!(conn, |c| diesel::update(vouchers::table.filter(vouchers::customer_id.eq(customer_id)))
             .set((vouchers::customer_id.eq(None::<String>), vouchers::code.eq(None::<String>)))
             .execute(c))?;
+        super::redemptions::unlink_customer(conn, customer_id)?;
         with_conn!(conn, |c| diesel::delete(customers::table.find(customer_id)).execute(c))?;
         Ok(Some(voided))
     })

@@ -10,6 +10,7 @@ pub mod campaigns;
 pub mod customers;
 pub mod idempotency;
 pub mod jobs;
+pub mod redemptions;
 pub mod schema;
 pub mod segments;
 pub mod signing_keys;

@@ -123,7 +123,37 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    redemptions (id) {
+        id -> Text,
+        campaign_id -> Integer,
+        serial -> BigInt,
+        customer_id -> Nullable<Text>,
+        code -> Nullable<Text>,
+        order_id -> Text,
+        order_amount -> BigInt,
+        currency -> Text,
+        discount -> BigInt,
+        variant -> Integer,
+        api_key_id -> Text,
+        idem_key -> Nullable<Text>,
+        request_hash -> Text,
+        redeemed_at -> Timestamp,
+        rolled_back_at -> Nullable<Timestamp>,
+        rollback_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    rollbacks (redemption_id) {
+        redemption_id -> Text,
+        reason -> Text,
+        rolled_back_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(consents -> customers (customer_id));
+diesel::joinable!(redemptions -> campaigns (campaign_id));
 diesel::joinable!(carts -> customers (customer_id));
 diesel::joinable!(vouchers -> campaigns (campaign_id));
 diesel::joinable!(generation_jobs -> campaigns (campaign_id));
@@ -138,4 +168,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     vouchers,
     generation_jobs,
     idempotency_keys,
+    redemptions,
+    rollbacks,
 );

@@ -107,3 +107,12 @@ pub fn count_issued(conn: &mut Conn, campaign_id: i32) -> Result<i64, StoreError
         .count()
         .get_result(c))?)
 }
+
+/// The serials of a campaign's voided vouchers, for a ledger reload.
+pub fn voided_serials(conn: &mut Conn, campaign_id: i32) -> Result<Vec<i64>, StoreError> {
+    Ok(with_conn!(conn, |c| vouchers::table
+        .filter(vouchers::campaign_id.eq(campaign_id))
+        .filter(vouchers::status.eq("voided"))
+        .select(vouchers::serial)
+        .load(c))?)
+}

@@ -45,7 +45,7 @@ async fn readyz_is_503_when_the_database_is_unreachable() {
 
 #[tokio::test]
 async fn readyz_is_503_when_the_redis_ledger_is_unreachable() {
-    let ledger = RedisLedger::new(&format!("redis://127.0.0.1:{}", closed_port()), "t").unwrap();
+    let ledger = RedisLedger::new(&format!("redis://127.0.0.1:{}", closed_port()), "t", None).unwrap();
     let app = TestApp::spawn_with(Options { ledger: Some(Arc::new(ledger)), ..Options::default() }).await;
     let resp = app.client.get(app.url("/readyz")).send().await.unwrap();
     let body = assert_problem(resp, 503, "not_ready").await;

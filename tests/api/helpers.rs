@@ -98,6 +98,10 @@ impl Drop for RedisPrefix {
 
 /// What a test may change about the app it spawns.
 pub struct Options {
+    /// Use the SQL ledger even when TEST_REDIS_URL is set.
+    pub sql_ledger: bool,
+    /// A Redis ledger on this URL (a test's own server) instead of the environment's.
+    pub redis_url: Option<String>,
     pub key_ttl: Duration,
     pub db: Option<Db>,
     pub ledger: Option<Arc<dyn Ledger>>,
@@ -106,7 +110,14 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { key_ttl: Duration::from_secs(2), db: None, ledger: None, migrate: true }
+        Options {
+            sql_ledger: false,
+            redis_url: None,
+            key_ttl: Duration::from_secs(2),
+            db: None,
+            ledger: None,
+            migrate: true,
+        }
     }
 }
 
@@ -132,12 +143,27 @@ impl TestApp {
         vouchsafe::app::migrate(&store, &settings).await.expect("migrations");
         let signing = Signing::load(store.clone(), None).await.expect("signing keys");
         signing.spawn_refresh(Duration::from_millis(200));
-        let (ledger, redis): (Arc<dyn Ledger>, _) = match (opts.ledger, std::env::var("TEST_REDIS_URL")) {
+        let env_redis = if opts.sql_ledger {
+            Err(std::env::VarError::NotPresent)
+        } else {
+            std::env::var("TEST_REDIS_URL")
+        };
+        let env_redis = match opts.redis_url {
+            Some(u) => Ok(u),
+            None => env_redis,
+        };
+        let (ledger, redis): (Arc<dyn Ledger>, _) = match (opts.ledger, env_redis) {
             (Some(l), _) => (l, None),
             (None, Ok(url)) => {
                 let prefix = random_name("t");
                 (
-                    Arc::new(RedisLedger::new(&url, &prefix).expect("redis url")),
+                    {
+                        let ledger = Arc::new(
+                            RedisLedger::new(&url, &prefix, Some(store.clone())).expect("redis url"),
+                        );
+                        ledger.spawn_sweeper(Duration::from_secs(1));
+                        ledger
+                    },
                     Some(RedisPrefix { url, prefix }),
                 )
             }
@@ -278,6 +304,67 @@ pub async fn assert_problem(resp: reqwest::Response, status: u16, code: &str) ->
     assert!(body["title"].as_str().is_some_and(|t| !t.is_empty()), "title in {body}");
     assert!(body["detail"].as_str().is_some_and(|t| !t.is_empty()), "detail in {body}");
     body
+}
+
+/// A redis-server of the test's own (for tests that flush, stop or restart it).
+pub struct OwnRedis {
+    pub port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl OwnRedis {
+    pub fn start() -> OwnRedis {
+        let port = closed_port();
+        let mut r = OwnRedis { port, child: None };
+        r.restart();
+        r
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    pub fn restart(&mut self) {
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed (.ci/run installs it)");
+        self.child = Some(child);
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(10), "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn flushall(&self) {
+        let client = redis::Client::open(self.url()).unwrap();
+        let mut conn = client.get_connection().unwrap();
+        let _: () = redis::cmd("FLUSHALL").query(&mut conn).unwrap();
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }
 
 /// A TCP port nothing listens on (bound, then released).

@@ -2,6 +2,7 @@
 //! (see `helpers.rs`).
 
 mod auth;
+mod checkout;
 mod cli;
 mod crm;
 mod errors;

@@ -1,0 +1,2 @@
+DROP TABLE rollbacks;
+DROP TABLE redemptions;

@@ -1,0 +1,373 @@
+//! Redemptions, the source of truth behind every ledger.
+//!
+//! [`commit`] is the one place a redemption becomes real: in one transaction it takes budget
+//! room with a conditional update of the campaign (spent + discount ≤ max_amount, count + 1 ≤
+//! max_redemptions, campaign active and within its dates), inserts the row (a partial unique
+//! index allows one live redemption per voucher) and marks the voucher redeemed. Whatever a
+//! faster gate in front (Redis) decided, the database cannot be made to hold a double
+//! redemption or an overspent budget.
+
+use chrono::{NaiveDateTime, Utc};
+use diesel::prelude::*;
+use rand::RngCore;
+
+use super::{
+    schema::{campaigns, redemptions, rollbacks, vouchers},
+    Conn, StoreError,
+};
+use crate::with_conn;
+
+/// A stored redemption.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = redemptions, treat_none_as_default_value = false)]
+pub struct Redemption {
+    pub id: String,
+    pub campaign_id: i32,
+    pub serial: i64,
+    pub customer_id: Option<String>,
+    pub code: Option<String>,
+    pub order_id: String,
+    pub order_amount: i64,
+    pub currency: String,
+    pub discount: i64,
+    pub variant: i32,
+    pub api_key_id: String,
+    pub idem_key: Option<String>,
+    pub request_hash: String,
+    pub redeemed_at: NaiveDateTime,
+    pub rolled_back_at: Option<NaiveDateTime>,
+    pub rollback_reason: Option<String>,
+}
+
+/// A new redemption id.
+pub fn new_id() -> String {
+    let mut raw = [0u8; 12];
+    rand::rng().fill_bytes(&mut raw);
+    format!("rdm_{}", hex::encode(raw))
+}
+
+/// Why the database refused a redemption.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The voucher has a live redemption (for another order).
+    AlreadyRedeemed,
+    /// The same order id (or Idempotency-Key) already redeemed it: here is the first answer.
+    Replay(Box<Redemption>),
+    /// The Idempotency-Key was used for another request.
+    IdempotencyKeyReused,
+    BudgetExhausted,
+    Voided,
+    /// No voucher with that serial (a code signed but never stored).
+    UnknownVoucher,
+    CustomerMismatch,
+    Paused,
+    Ended,
+    NotStarted,
+    Expired,
+}
+
+/// The first answer stored for a replay, if any: by Idempotency-Key, else by (voucher, order).
+pub fn find_replay(
+    conn: &mut Conn,
+    r: &Redemption,
+) -> Result<Option<Result<Redemption, Refusal>>, StoreError> {
+    if let Some(key) = &r.idem_key {
+        let (who, key) = (r.api_key_id.clone(), key.clone());
+        let by_key: Option<Redemption> = with_conn!(conn, |c| redemptions::table
+            .filter(redemptions::api_key_id.eq(who))
+            .filter(redemptions::idem_key.eq(Some(key)))
+            .select(Redemption::as_select())
+            .first(c)
+            .optional())?;
+        if let Some(first) = by_key {
+            return Ok(Some(if first.request_hash == r.request_hash {
+                Ok(first)
+            } else {
+                Err(Refusal::IdempotencyKeyReused)
+            }));
+        }
+    }
+    let by_order: Option<Redemption> = with_conn!(conn, |c| redemptions::table
+        .filter(redemptions::campaign_id.eq(r.campaign_id))
+        .filter(redemptions::serial.eq(r.serial))
+        .filter(redemptions::order_id.eq(&r.order_id))
+        .filter(redemptions::rolled_back_at.is_null())
+        .select(Redemption::as_select())
+        .first(c)
+        .optional())?;
+    Ok(by_order.map(Ok))
+}
+
+/// Why a campaign refuses redemptions right now, if it does.
+fn campaign_refusal(
+    conn: &mut Conn,
+    campaign_id: i32,
+    now: NaiveDateTime,
+    discount: i64,
+) -> Result<Refusal, StoreError> {
+    let (status, starts, expires, max_amount, max_count, spent, count): (
+        String,
+        NaiveDateTime,
+        NaiveDateTime,
+        Option<i64>,
+        Option<i64>,
+        i64,
+        i64,
+    ) = with_conn!(conn, |c| campaigns::table
+        .find(campaign_id)
+        .select((
+            campaigns::status,
+            campaigns::starts_at,
+            campaigns::expires_at,
+            campaigns::budget_amount,
+            campaigns::budget_redemptions,
+            campaigns::spent,
+            campaigns::redeemed,
+        ))
+        .first(c))?;
+    Ok(match status.as_str() {
+        "paused" => Refusal::Paused,
+        "ended" => Refusal::Ended,
+        _ if now < starts => Refusal::NotStarted,
+        _ if now >= expires => Refusal::Expired,
+        _ if max_amount.is_some_and(|m| spent + discount > m) || max_count.is_some_and(|m| count + 1 > m) => {
+            Refusal::BudgetExhausted
+        }
+        _ => Refusal::BudgetExhausted,
+    })
+}
+
+/// Makes a redemption real, or says why not (see the module doc). `lock_campaign` takes the
+/// campaign's row lock first (the SQL ledger's serialization point on PostgreSQL).
+pub fn commit(
+    conn: &mut Conn,
+    r: &Redemption,
+    lock_campaign: bool,
+) -> Result<Result<Redemption, Refusal>, StoreError> {
+    conn.transaction(|conn| {
+        if lock_campaign {
+            if let crate::store::Conn::Pg(c) = conn {
+                let c: &mut diesel::pg::PgConnection = &mut *c;
+                campaigns::table.find(r.campaign_id).select(campaigns::id).for_update().first::<i32>(c)?;
+            }
+        }
+        if let Some(replay) = find_replay(conn, r)? {
+            return Ok(replay.and_then(|first| Err(Refusal::Replay(Box::new(first)))));
+        }
+        let voucher: Option<(Option<String>, String)> = with_conn!(conn, |c| vouchers::table
+            .find((r.campaign_id, r.serial))
+            .select((vouchers::customer_id, vouchers::status))
+            .first(c)
+            .optional())?;
+        match voucher {
+            None => return Ok(Err(Refusal::UnknownVoucher)),
+            Some((_, status)) if status == "voided" => return Ok(Err(Refusal::Voided)),
+            Some((_, status)) if status == "redeemed" => return Ok(Err(Refusal::AlreadyRedeemed)),
+            Some((owner, _)) if owner.as_deref() != r.customer_id.as_deref() => {
+                return Ok(Err(Refusal::CustomerMismatch))
+            }
+            Some(_) => {}
+        }
+        let now = r.redeemed_at;
+        let took = with_conn!(conn, |c| diesel::update(
+            campaigns::table
+                .find(r.campaign_id)
+                .filter(campaigns::status.eq("active"))
+                .filter(campaigns::starts_at.le(now))
+                .filter(campaigns::expires_at.gt(now))
+                .filter(
+                    campaigns::budget_amount
+                        .is_null()
+                        .or(campaigns::budget_amount.ge((campaigns::spent + r.discount).nullable()))
+                )
+                .filter(
+                    campaigns::budget_redemptions
+                        .is_null()
+                        .or(campaigns::budget_redemptions.ge((campaigns::redeemed + 1).nullable()))
+                )
+        )
+        .set((
+            campaigns::spent.eq(campaigns::spent + r.discount),
+            campaigns::redeemed.eq(campaigns::redeemed + 1)
+        ))
+        .execute(c))?;
+        if took == 0 {
+            return Ok(Err(campaign_refusal(conn, r.campaign_id, now, r.discount)?));
+        }
+        with_conn!(conn, |c| diesel::insert_into(redemptions::table).values(r).execute(c))?;
+        let marked = with_conn!(conn, |c| diesel::update(
+            vouchers::table.find((r.campaign_id, r.serial)).filter(vouchers::status.eq("issued"))
+        )
+        .set(vouchers::status.eq("redeemed"))
+        .execute(c))?;
+        if marked != 1 {
+            return Err(StoreError::Conflict("voucher changed during redemption".into()));
+        }
+        Ok(Ok(r.clone()))
+    })
+    .or_else(|e| match e {
+        // Two transactions raced for one voucher: the loser's insert hit the unique index.
+        StoreError::Query(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => Ok(Err(Refusal::AlreadyRedeemed)),
+        StoreError::Conflict(m) if m == "voucher changed during redemption" => {
+            Ok(Err(Refusal::AlreadyRedeemed))
+        }
+        other => Err(other),
+    })
+}
+
+/// A redemption by id.
+pub fn get(conn: &mut Conn, id: &str) -> Result<Option<Redemption>, StoreError> {
+    Ok(with_conn!(conn, |c| redemptions::table.find(id).select(Redemption::as_select()).first(c).optional())?)
+}
+
+/// Rolls a redemption back once: the voucher and the budget are restored, the row keeps its
+/// history. Returns the redemption and whether this call did it (`false`: it was already).
+pub fn rollback(conn: &mut Conn, id: &str, reason: &str) -> Result<Option<(Redemption, bool)>, StoreError> {
+    conn.transaction(|conn| {
+        let Some(r) = get(conn, id)? else { return Ok(None) };
+        if r.rolled_back_at.is_some() {
+            return Ok(Some((r, false)));
+        }
+        let now = Utc::now().naive_utc();
+        let n = with_conn!(conn, |c| diesel::update(
+            redemptions::table.find(id).filter(redemptions::rolled_back_at.is_null())
+        )
+        .set((redemptions::rolled_back_at.eq(Some(now)), redemptions::rollback_reason.eq(Some(reason))))
+        .execute(c))?;
+        if n != 1 {
+            let r = get(conn, id)?.ok_or(StoreError::NotFound)?;
+            return Ok(Some((r, false)));
+        }
+        with_conn!(conn, |c| diesel::update(campaigns::table.find(r.campaign_id))
+            .set((
+                campaigns::spent.eq(campaigns::spent - r.discount),
+                campaigns::redeemed.eq(campaigns::redeemed - 1)
+            ))
+            .execute(c))?;
+        with_conn!(conn, |c| diesel::update(
+            vouchers::table.find((r.campaign_id, r.serial)).filter(vouchers::status.eq("redeemed"))
+        )
+        .set(vouchers::status.eq("issued"))
+        .execute(c))?;
+        with_conn!(conn, |c| diesel::insert_into(rollbacks::table)
+            .values((
+                rollbacks::redemption_id.eq(id),
+                rollbacks::reason.eq(reason),
+                rollbacks::rolled_back_at.eq(now)
+            ))
+            .execute(c))?;
+        let r = get(conn, id)?.ok_or(StoreError::NotFound)?;
+        Ok(Some((r, true)))
+    })
+}
+
+/// Read-only: would a redemption of this voucher be refused right now, and why.
+pub fn check(
+    conn: &mut Conn,
+    campaign_id: i32,
+    serial: i64,
+    customer_id: &str,
+    discount: i64,
+) -> Result<Option<Refusal>, StoreError> {
+    let voucher: Option<(Option<String>, String)> = with_conn!(conn, |c| vouchers::table
+        .find((campaign_id, serial))
+        .select((vouchers::customer_id, vouchers::status))
+        .first(c)
+        .optional())?;
+    match voucher {
+        None => return Ok(Some(Refusal::UnknownVoucher)),
+        Some((_, s)) if s == "voided" => return Ok(Some(Refusal::Voided)),
+        Some((_, s)) if s == "redeemed" => return Ok(Some(Refusal::AlreadyRedeemed)),
+        Some((owner, _)) if owner.as_deref() != Some(customer_id) => {
+            return Ok(Some(Refusal::CustomerMismatch))
+        }
+        Some(_) => {}
+    }
+    let now = Utc::now().naive_utc();
+    let (status, starts, expires, max_amount, max_count, spent, count): (
+        String,
+        NaiveDateTime,
+        NaiveDateTime,
+        Option<i64>,
+        Option<i64>,
+        i64,
+        i64,
+    ) = with_conn!(conn, |c| campaigns::table
+        .find(campaign_id)
+        .select((
+            campaigns::status,
+            campaigns::starts_at,
+            campaigns::expires_at,
+            campaigns::budget_amount,
+            campaigns::budget_redemptions,
+            campaigns::spent,
+            campaigns::redeemed,
+        ))
+        .first(c))?;
+    Ok(match status.as_str() {
+        "paused" => Some(Refusal::Paused),
+        "ended" => Some(Refusal::Ended),
+        _ if now < starts => Some(Refusal::NotStarted),
+        _ if now >= expires => Some(Refusal::Expired),
+        _ if max_amount.is_some_and(|m| spent + discount > m) || max_count.is_some_and(|m| count + 1 > m) => {
+            Some(Refusal::BudgetExhausted)
+        }
+        _ => None,
+    })
+}
+
+/// Unlinks a customer from their redemptions (erasure); amounts stay for the totals.
+pub fn unlink_customer(conn: &mut Conn, customer_id: &str) -> Result<(), StoreError> {
+    with_conn!(conn, |c| diesel::update(
+        redemptions::table.filter(redemptions::customer_id.eq(customer_id))
+    )
+    .set((redemptions::customer_id.eq(None::<String>), redemptions::code.eq(None::<String>)))
+    .execute(c))?;
+    Ok(())
+}
+
+/// A customer's redemptions (for the export).
+pub fn of_customer(conn: &mut Conn, customer_id: &str) -> Result<Vec<Redemption>, StoreError> {
+    Ok(with_conn!(conn, |c| redemptions::table
+        .filter(redemptions::customer_id.eq(customer_id))
+        .order(redemptions::redeemed_at)
+        .select(Redemption::as_select())
+        .load(c))?)
+}
+
+/// What a ledger reload needs of one live redemption.
+#[derive(Debug, Clone, Queryable)]
+pub struct LiveRedemption {
+    pub serial: i64,
+    pub id: String,
+    pub discount: i64,
+    pub api_key_id: String,
+    pub idem_key: Option<String>,
+    pub order_id: String,
+    pub request_hash: String,
+}
+
+/// Every live redemption of a campaign, for a ledger reload.
+pub fn live_for_reload(conn: &mut Conn, campaign_id: i32) -> Result<Vec<LiveRedemption>, StoreError> {
+    Ok(with_conn!(conn, |c| redemptions::table
+        .filter(redemptions::campaign_id.eq(campaign_id))
+        .filter(redemptions::rolled_back_at.is_null())
+        .select((
+            redemptions::serial,
+            redemptions::id,
+            redemptions::discount,
+            redemptions::api_key_id,
+            redemptions::idem_key,
+            redemptions::order_id,
+            redemptions::request_hash,
+        ))
+        .load(c))?)
+}
+
+/// Whether a redemption id is in the database.
+pub fn exists(conn: &mut Conn, id: &str) -> Result<bool, StoreError> {
+    Ok(get(conn, id)?.is_some())
+}

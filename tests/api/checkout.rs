@@ -1,0 +1,452 @@
+//! Checkout over real HTTP: every reason code, exactly-once redemption and exact budgets under
+//! concurrency, replays, rollbacks, and Redis losing its data or going away. Each scenario runs
+//! on the environment's ledger (Redis when TEST_REDIS_URL is set) and on the SQL ledger.
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use futures_util::{stream, StreamExt};
+use serde_json::{json, Value};
+use vouchsafe::ledger::redis::RedisLedger;
+
+use crate::helpers::{assert_problem, closed_port, Options, OwnRedis, TestApp};
+
+struct Shop {
+    app: TestApp,
+    checkout: String,
+    campaign: String,
+    /// (customer id, code)
+    vouchers: Vec<(String, String)>,
+}
+
+/// An app with `n` consented customers and a generated campaign (JSON overrides merged in).
+async fn shop(opts: Options, n: usize, overrides: Value) -> Shop {
+    let app = TestApp::spawn_with(opts).await;
+    let mut ndjson = String::new();
+    for i in 0..n {
+        ndjson += &format!(
+            "{{\"id\": \"s-{i:05}\", \"consent\": {{\"purpose\": \"personalized_offers\", \"granted\": true, \"source\": \"t\", \"policy_version\": \"1\"}}}}\n"
+        );
+    }
+    let resp = app
+        .client
+        .post(app.url("/v1/customers/import"))
+        .bearer_auth(&app.admin_key)
+        .body(ndjson)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let campaign = app.campaign(overrides).await;
+    let job = app.generate(&campaign).await;
+    assert_eq!(job["issued"], n as i64, "{job}");
+    let vouchers = app
+        .vouchers(&campaign)
+        .await
+        .iter()
+        .map(|v| (v["customer_id"].as_str().unwrap().to_owned(), v["code"].as_str().unwrap().to_owned()))
+        .collect();
+    let checkout = app.key("checkout").await;
+    Shop { app, checkout, campaign, vouchers }
+}
+
+fn body(customer: &str, code: &str, order: &str, amount: i64) -> Value {
+    json!({"code": code, "customer_id": customer, "order": {"id": order, "amount": amount, "currency": "EUR"}})
+}
+
+impl Shop {
+    async fn redeem(&self, customer: &str, code: &str, order: &str, amount: i64) -> reqwest::Response {
+        self.app.post_json("/v1/redemptions", &self.checkout, &body(customer, code, order, amount)).await
+    }
+
+    async fn spent(&self) -> (i64, i64) {
+        let id: i32 = self.campaign.parse().unwrap();
+        let c =
+            self.app.state.db.run(move |c| vouchsafe::store::campaigns::get(c, id)).await.unwrap().unwrap();
+        (c.spent, c.redeemed)
+    }
+
+    async fn live_rows(&self) -> i64 {
+        let id: i32 = self.campaign.parse().unwrap();
+        self.app
+            .state
+            .db
+            .run(move |c| Ok(vouchsafe::store::redemptions::live_for_reload(c, id)?.len() as i64))
+            .await
+            .unwrap()
+    }
+}
+
+macro_rules! on_both_ledgers {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+            #[tokio::test]
+            async fn env_ledger() {
+                ($body)(Options::default()).await
+            }
+            #[tokio::test]
+            async fn sql_ledger() {
+                ($body)(Options { sql_ledger: true, ..Options::default() }).await
+            }
+        }
+    };
+}
+
+on_both_ledgers!(every_reason_code_is_reached, |opts: Options| async move {
+    let s =
+        shop(opts, 6, json!({"min_order": 2000, "budget": {"max_amount": 1000000, "max_redemptions": 500}}))
+            .await;
+    let (c0, k0) = &s.vouchers[0];
+    let (c1, k1) = &s.vouchers[1];
+
+    // Validation changes nothing and says what a redemption would.
+    let v: Value = s
+        .app
+        .post_json("/v1/validations", &s.checkout, &body(c0, k0, "o-0", 12000))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["valid"], true, "{v}");
+    assert_eq!(v["discount"], 3000);
+    let v: Value = s
+        .app
+        .post_json("/v1/validations", &s.checkout, &body(c0, k0, "o-0", 100))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!((v["valid"].clone(), v["code"].clone()), (json!(false), json!("order_below_minimum")));
+
+    let created = s.redeem(c0, k0, "o-0", 12000).await;
+    assert_eq!(created.status(), 201);
+    let first: Value = created.json().await.unwrap();
+    assert_eq!(first["discount"], 3000, "25% of 120.00");
+    assert_eq!(first["customer_id"], c0.as_str());
+    assert_eq!(first["order_id"], "o-0");
+    assert_eq!(first["campaign_id"], s.campaign.as_str());
+    assert_eq!(first["variant"], "default");
+    let again = s.redeem(c0, &k0.to_lowercase().replace('-', " "), "o-0", 12000).await;
+    assert_eq!(again.status(), 200, "same code (typed loosely) + order → first answer");
+    assert_eq!(again.json::<Value>().await.unwrap(), first);
+    assert_problem(s.redeem(c0, k0, "o-other", 12000).await, 409, "already_redeemed").await;
+    let v: Value = s
+        .app
+        .post_json("/v1/validations", &s.checkout, &body(c0, k0, "o-9", 12000))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["code"], "already_redeemed");
+
+    let mut forged = k1.clone();
+    let last = forged.pop().unwrap();
+    forged.push(if last == '0' { '1' } else { '0' });
+    assert_problem(s.redeem(c1, &forged, "o-1", 12000).await, 422, "invalid_code").await;
+    assert_problem(s.redeem(c1, "NOT-A-CODE", "o-1", 12000).await, 422, "invalid_code").await;
+    assert_problem(s.redeem(c0, k1, "o-1", 12000).await, 403, "customer_mismatch").await;
+    assert_problem(s.redeem(c1, k1, "o-1", 1999).await, 422, "order_below_minimum").await;
+    let usd =
+        json!({"code": k1, "customer_id": c1, "order": {"id": "o-1", "amount": 12000, "currency": "USD"}});
+    assert_problem(s.app.post_json("/v1/redemptions", &s.checkout, &usd).await, 422, "currency_mismatch")
+        .await;
+
+    // Idempotency-Key: same key, other body → 422.
+    let keyed = |order: &str| {
+        s.app
+            .client
+            .post(s.app.url("/v1/redemptions"))
+            .bearer_auth(&s.checkout)
+            .header("Idempotency-Key", "idem-1")
+            .json(&body(c1, k1, order, 12000))
+            .send()
+    };
+    assert_eq!(keyed("o-1").await.unwrap().status(), 201);
+    assert_eq!(keyed("o-1").await.unwrap().status(), 200);
+    assert_problem(keyed("o-2").await.unwrap(), 422, "idempotency_key_reused").await;
+
+    // Voided by a withdrawn consent.
+    let (c2, k2) = &s.vouchers[2];
+    s.app.consent(c2, false).await;
+    assert_problem(s.redeem(c2, k2, "o-2", 12000).await, 410, "voided").await;
+
+    // Paused, then budget, then dates: changes apply to the next redemption.
+    let (c3, k3) = &s.vouchers[3];
+    let path = format!("/v1/campaigns/{}", s.campaign);
+    s.app.patch_json(&path, &s.app.admin_key, &json!({"status": "paused"})).await;
+    assert_problem(s.redeem(c3, k3, "o-3", 12000).await, 409, "campaign_paused").await;
+    s.app
+        .patch_json(
+            &path,
+            &s.app.admin_key,
+            &json!({"status": "active", "budget": {"max_amount": 1000000, "max_redemptions": 2}}),
+        )
+        .await;
+    assert_problem(s.redeem(c3, k3, "o-3", 12000).await, 409, "budget_exhausted").await;
+    s.app
+        .patch_json(
+            &path,
+            &s.app.admin_key,
+            &json!({"budget": {"max_amount": 1000000}, "expires_at": "2026-01-02T00:00:00Z"}),
+        )
+        .await;
+    assert_problem(s.redeem(c3, k3, "o-3", 12000).await, 410, "expired").await;
+
+    // A campaign that has not started.
+    let later = s.app.campaign(json!({"starts_at": "2098-01-01T00:00:00Z"})).await;
+    s.app.generate(&later).await;
+    let v = s.app.vouchers(&later).await;
+    let (c, k) = (v[0]["customer_id"].as_str().unwrap(), v[0]["code"].as_str().unwrap());
+    assert_problem(s.redeem(c, k, "o-4", 12000).await, 410, "not_started").await;
+
+    // Scope: a CRM key may not redeem.
+    let crm = s.app.key("crm").await;
+    assert_problem(s.app.post_json("/v1/redemptions", &crm, &body(c1, k1, "o", 1)).await, 403, "forbidden")
+        .await;
+    assert_eq!(s.spent().await, (6000, 2));
+    let metrics = s.app.client.get(s.app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains(r#"vouchsafe_redemptions_total{outcome="already_redeemed"}"#), "{metrics}");
+});
+
+#[tokio::test]
+async fn a_ledger_that_does_not_answer_is_503_and_nothing_is_redeemed() {
+    let s = shop(Options::default(), 2, json!({})).await;
+    let state_ledger =
+        RedisLedger::new(&format!("redis://127.0.0.1:{}", closed_port()), "t", Some(s.app.state.db.clone()))
+            .unwrap();
+    let r = vouchsafe::store::redemptions::Redemption {
+        id: vouchsafe::store::redemptions::new_id(),
+        campaign_id: s.campaign.parse().unwrap(),
+        serial: 0,
+        customer_id: Some(s.vouchers[0].0.clone()),
+        code: None,
+        order_id: "o".into(),
+        order_amount: 1,
+        currency: "EUR".into(),
+        discount: 0,
+        variant: 0,
+        api_key_id: "k".into(),
+        idem_key: None,
+        request_hash: String::new(),
+        redeemed_at: chrono::Utc::now().naive_utc(),
+        rolled_back_at: None,
+        rollback_reason: None,
+    };
+    use vouchsafe::ledger::Ledger;
+    assert!(matches!(state_ledger.redeem(r).await, Err(vouchsafe::ledger::LedgerError::Unavailable(_))));
+    assert_eq!(s.live_rows().await, 0);
+}
+
+on_both_ledgers!(each_voucher_redeems_once_under_concurrent_attempts, |opts: Options| async move {
+    let s = Arc::new(shop(opts, 1000, json!({"budget": {}})).await);
+    let attempts: Vec<(usize, usize)> = (0..10).flat_map(|a| (0..1000).map(move |v| (v, a))).collect();
+    let statuses: Vec<(u16, String)> = stream::iter(attempts)
+        .map(|(v, a)| {
+            let s = s.clone();
+            async move {
+                let (c, k) = &s.vouchers[v];
+                let resp = s.redeem(c, k, &format!("o-{v}-{a}"), 10000).await;
+                let status = resp.status().as_u16();
+                let code = resp
+                    .json::<Value>()
+                    .await
+                    .ok()
+                    .and_then(|b| b["code"].as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                (status, code)
+            }
+        })
+        .buffer_unordered(64)
+        .collect()
+        .await;
+    let mut counts: HashMap<(u16, String), usize> = HashMap::new();
+    for s in statuses {
+        *counts.entry(s).or_default() += 1;
+    }
+    let created = counts.iter().filter(|((st, _), _)| *st == 201).map(|(_, n)| n).sum::<usize>();
+    assert_eq!(created, 1000, "{counts:?}");
+    assert_eq!(counts.get(&(409, "already_redeemed".into())).copied().unwrap_or(0), 9000, "{counts:?}");
+    assert_eq!(s.live_rows().await, 1000);
+    assert_eq!(s.spent().await, (2_500_000, 1000));
+});
+
+on_both_ledgers!(count_and_money_budgets_hold_exactly_under_a_race, |opts: Options| async move {
+    let s = Arc::new(shop(opts, 500, json!({"budget": {"max_redemptions": 100}})).await);
+    let results: Vec<u16> = stream::iter(0..500)
+        .map(|v| {
+            let s = s.clone();
+            async move {
+                let (c, k) = &s.vouchers[v];
+                s.redeem(c, k, &format!("o-{v}"), 10000).await.status().as_u16()
+            }
+        })
+        .buffer_unordered(64)
+        .collect()
+        .await;
+    assert_eq!(results.iter().filter(|s| **s == 201).count(), 100);
+    assert_eq!(results.iter().filter(|s| **s == 409).count(), 400);
+    assert_eq!(s.spent().await.1, 100);
+    assert_eq!(s.live_rows().await, 100);
+
+    // Money: cap 10,000 with 3,000 off each → exactly 3 fit, 9,000 spent, across 200 tries.
+    let m = Arc::new(
+        shop(
+            Options { sql_ledger: s.app.state.ledger.kind() == "sql", ..Options::default() },
+            200,
+            json!({"discount": {"type": "amount", "amount": 3000}, "budget": {"max_amount": 10000}}),
+        )
+        .await,
+    );
+    let results: Vec<u16> = stream::iter(0..200)
+        .map(|v| {
+            let m = m.clone();
+            async move {
+                let (c, k) = &m.vouchers[v];
+                m.redeem(c, k, &format!("o-{v}"), 10000).await.status().as_u16()
+            }
+        })
+        .buffer_unordered(64)
+        .collect()
+        .await;
+    assert_eq!(results.iter().filter(|s| **s == 201).count(), 3);
+    assert_eq!(m.spent().await, (9000, 3));
+});
+
+on_both_ledgers!(concurrent_replays_make_one_redemption_with_identical_answers, |opts: Options| async move {
+    let s = Arc::new(shop(opts, 1, json!({})).await);
+    let answers: Vec<(u16, Value)> = stream::iter(0..50)
+        .map(|_| {
+            let s = s.clone();
+            async move {
+                let (c, k) = &s.vouchers[0];
+                let resp = s.redeem(c, k, "o-replay", 10000).await;
+                (resp.status().as_u16(), resp.json().await.unwrap())
+            }
+        })
+        .buffer_unordered(50)
+        .collect()
+        .await;
+    assert_eq!(answers.iter().filter(|(st, _)| *st == 201).count(), 1, "{answers:?}");
+    assert!(answers.iter().all(|(st, _)| *st == 201 || *st == 200), "{answers:?}");
+    assert!(answers.iter().all(|(_, b)| *b == answers[0].1), "identical bodies");
+    assert_eq!(s.live_rows().await, 1);
+});
+
+on_both_ledgers!(
+    concurrent_rollbacks_restore_once_and_the_voucher_redeems_again,
+    |opts: Options| async move {
+        let s = Arc::new(shop(opts, 2, json!({"budget": {"max_redemptions": 1}})).await);
+        let (c, k) = s.vouchers[0].clone();
+        let first: Value = s.redeem(&c, &k, "o-1", 10000).await.json().await.unwrap();
+        let id = first["id"].as_str().unwrap().to_owned();
+        assert_problem(
+            s.redeem(&s.vouchers[1].0, &s.vouchers[1].1, "o-x", 10000).await,
+            409,
+            "budget_exhausted",
+        )
+        .await;
+        let answers: Vec<(u16, Value)> = stream::iter(0..20)
+            .map(|_| {
+                let (s, id) = (s.clone(), id.clone());
+                async move {
+                    let resp = s
+                        .app
+                        .post_json(
+                            &format!("/v1/redemptions/{id}/rollback"),
+                            &s.checkout,
+                            &json!({"reason": "order_cancelled"}),
+                        )
+                        .await;
+                    (resp.status().as_u16(), resp.json().await.unwrap())
+                }
+            })
+            .buffer_unordered(20)
+            .collect()
+            .await;
+        assert!(answers.iter().all(|(st, b)| *st == 200 && *b == answers[0].1), "{answers:?}");
+        assert_eq!(answers[0].1["rollback_reason"], "order_cancelled");
+        assert_eq!(s.spent().await, (0, 0), "restored exactly once");
+        assert_eq!(s.redeem(&c, &k, "o-2", 10000).await.status(), 201, "the voucher redeems again");
+        assert_problem(
+            s.app.post_json("/v1/redemptions/rdm_nope/rollback", &s.checkout, &json!({"reason": "x"})).await,
+            404,
+            "not_found",
+        )
+        .await;
+    }
+);
+
+#[tokio::test]
+async fn redis_losing_its_data_mid_run_neither_double_redeems_nor_overspends() {
+    let redis = OwnRedis::start();
+    let s = Arc::new(
+        shop(
+            Options { redis_url: Some(redis.url()), ..Options::default() },
+            400,
+            json!({"discount": {"type": "amount", "amount": 1000}, "budget": {"max_amount": 150000}}),
+        )
+        .await,
+    );
+    let attempts: Vec<(usize, usize)> = (0..3).flat_map(|a| (0..400).map(move |v| (v, a))).collect();
+    let flusher = {
+        let url = redis.url();
+        tokio::spawn(async move {
+            for _ in 0..3 {
+                tokio::time::sleep(Duration::from_millis(150)).await;
+                let client = redis::Client::open(url.as_str()).unwrap();
+                let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+                let _: () = redis::cmd("FLUSHALL").query_async(&mut conn).await.unwrap();
+            }
+        })
+    };
+    let statuses: Vec<u16> = stream::iter(attempts)
+        .map(|(v, a)| {
+            let s = s.clone();
+            async move {
+                let (c, k) = &s.vouchers[v];
+                s.redeem(c, k, &format!("o-{v}-{a}"), 5000).await.status().as_u16()
+            }
+        })
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    flusher.await.unwrap();
+    let created = statuses.iter().filter(|s| **s == 201).count();
+    assert!(statuses.iter().all(|s| [201, 409].contains(s)), "no 5xx: {statuses:?}");
+    assert_eq!(created, 150, "the budget allows exactly 150 × 10.00");
+    assert_eq!(s.live_rows().await, 150, "every 201 is in the database, no voucher twice");
+    assert_eq!(s.spent().await, (150_000, 150));
+}
+
+#[tokio::test]
+async fn redis_down_is_503_and_the_service_recovers_when_it_returns() {
+    let mut redis = OwnRedis::start();
+    let s = shop(Options { redis_url: Some(redis.url()), ..Options::default() }, 3, json!({})).await;
+    assert_eq!(s.redeem(&s.vouchers[0].0, &s.vouchers[0].1, "o-0", 5000).await.status(), 201);
+    redis.stop();
+    assert_problem(
+        s.redeem(&s.vouchers[1].0, &s.vouchers[1].1, "o-1", 5000).await,
+        503,
+        "ledger_unavailable",
+    )
+    .await;
+    assert_eq!(s.app.client.get(s.app.url("/readyz")).send().await.unwrap().status(), 503);
+    redis.restart();
+    let started = std::time::Instant::now();
+    loop {
+        let resp = s.redeem(&s.vouchers[1].0, &s.vouchers[1].1, "o-1", 5000).await;
+        if resp.status() == 201 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "did not recover: {}",
+            resp.text().await.unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The reloaded ledger still knows the first redemption (from the database).
+    assert_problem(s.redeem(&s.vouchers[0].0, &s.vouchers[0].1, "o-9", 5000).await, 409, "already_redeemed")
+        .await;
+    assert_eq!(s.live_rows().await, 2);
+}
