@@ -200,7 +200,37 @@ pub struct CustomerExport {
     pub consents: Vec<ConsentView>,
     pub carts: Vec<CartBody>,
     pub vouchers: Vec<CustomerVoucher>,
-    pub redemptions: Vec<serde_json::Value>,
+    pub redemptions: Vec<CustomerRedemption>,
+}
+
+/// A redemption as the customer export shows it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CustomerRedemption {
+    pub id: String,
+    pub campaign_id: String,
+    pub code: Option<String>,
+    pub order_id: String,
+    pub order_amount: i64,
+    pub currency: String,
+    pub discount: i64,
+    pub redeemed_at: DateTime<Utc>,
+    pub rolled_back_at: Option<DateTime<Utc>>,
+}
+
+impl From<crate::store::redemptions::Redemption> for CustomerRedemption {
+    fn from(r: crate::store::redemptions::Redemption) -> Self {
+        CustomerRedemption {
+            id: r.id,
+            campaign_id: r.campaign_id.to_string(),
+            code: r.code,
+            order_id: r.order_id,
+            order_amount: r.order_amount,
+            currency: r.currency,
+            discount: r.discount,
+            redeemed_at: utc(r.redeemed_at),
+            rolled_back_at: r.rolled_back_at.map(utc),
+        }
+    }
 }
 
 fn customer_id(raw: &str) -> Result<CustomerId, ApiError> {
@@ -566,11 +596,12 @@ pub async fn export_customer(
             let consents = customers::consent_history(c, id.as_str())?;
             let carts = customers::carts_of(c, id.as_str())?;
             let vouchers = vouchers::of_customer(c, id.as_str())?;
-            Ok(Some((customer, consents, carts, vouchers)))
+            let redemptions = crate::store::redemptions::of_customer(c, id.as_str())?;
+            Ok(Some((customer, consents, carts, vouchers, redemptions)))
         })
         .await?
         .ok_or(ApiError::NotFound("customer"))?;
-    let (customer, consents, carts, vouchers) = export;
+    let (customer, consents, carts, vouchers, redemptions) = export;
     Ok(HttpResponse::Ok().json(CustomerExport {
         customer: customer.into(),
         consents: consents.into_iter().map(ConsentView::from).collect(),
@@ -584,7 +615,7 @@ pub async fn export_customer(
             })
             .collect(),
         vouchers: vouchers.into_iter().map(CustomerVoucher::from).collect(),
-        redemptions: Vec::new(),
+        redemptions: redemptions.into_iter().map(CustomerRedemption::from).collect(),
     }))
 }
 

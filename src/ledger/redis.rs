@@ -54,6 +54,7 @@ pub struct RedisLedger {
     db: Option<Db>,
     conn: Mutex<Option<ConnectionManager>>,
     scripts: Scripts,
+    grace: Duration,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> LedgerError {
@@ -90,7 +91,15 @@ impl RedisLedger {
                 meta: Script::new(include_str!("lua/meta.lua")),
                 void: Script::new(include_str!("lua/void.lua")),
             },
+            grace: PENDING_GRACE,
         })
+    }
+
+    /// How old a pending entry must be before the sweeper settles it (default
+    /// [`PENDING_GRACE`]; longer than any redemption's database write).
+    pub fn with_grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
     }
 
     /// The prefix of this ledger's keys.
@@ -293,7 +302,7 @@ impl RedisLedger {
         }
     }
 
-    /// Settles pending entries older than [`PENDING_GRACE`]: a redemption the database has is
+    /// Settles pending entries older than the grace period: a redemption the database has is
     /// settled; one it does not have was never acknowledged and is released. Runs until the
     /// ledger is dropped.
     pub fn spawn_sweeper(self: &Arc<Self>, every: Duration) {
@@ -324,7 +333,7 @@ impl RedisLedger {
             }
             for (_, entry) in entries {
                 let Ok(r) = serde_json::from_str::<PendingEntry>(&entry) else { continue };
-                if now - r.at_ms < PENDING_GRACE.as_millis() as i64 {
+                if now - r.at_ms < self.grace.as_millis() as i64 {
                     continue;
                 }
                 let db = self.db()?.clone();

@@ -450,3 +450,175 @@ async fn redis_down_is_503_and_the_service_recovers_when_it_returns() {
         .await;
     assert_eq!(s.live_rows().await, 2);
 }
+
+fn redemption_for(s: &Shop, v: usize, order: &str) -> vouchsafe::store::redemptions::Redemption {
+    let (customer, code) = &s.vouchers[v];
+    let fields = vouchsafe::domain::code::verify(&s.app.state.signing.keyring(), code, customer).unwrap();
+    vouchsafe::store::redemptions::Redemption {
+        id: vouchsafe::store::redemptions::new_id(),
+        campaign_id: s.campaign.parse().unwrap(),
+        serial: i64::from(fields.serial),
+        customer_id: Some(customer.clone()),
+        code: Some(code.clone()),
+        order_id: order.into(),
+        order_amount: 10000,
+        currency: "EUR".into(),
+        discount: 2500,
+        variant: i32::from(fields.variant),
+        api_key_id: "crashed-instance".into(),
+        idem_key: None,
+        request_hash: "h".into(),
+        redeemed_at: chrono::Utc::now().naive_utc(),
+        rolled_back_at: None,
+        rollback_reason: None,
+    }
+}
+
+#[tokio::test]
+async fn the_sweeper_releases_what_a_crashed_instance_never_committed() {
+    use vouchsafe::ledger::Ledger;
+    let redis = OwnRedis::start();
+    let s = shop(
+        Options { redis_url: Some(redis.url()), ..Options::default() },
+        3,
+        json!({"budget": {"max_redemptions": 1}}),
+    )
+    .await;
+    let prefix = s.app.redis.as_ref().unwrap().prefix.clone();
+    // Load the campaign into Redis, then free the budget again.
+    let first: Value = s.redeem(&s.vouchers[0].0, &s.vouchers[0].1, "o-0", 10000).await.json().await.unwrap();
+    let rb = format!("/v1/redemptions/{}/rollback", first["id"].as_str().unwrap());
+    assert_eq!(s.app.post_json(&rb, &s.checkout, &json!({"reason": "test"})).await.status(), 200);
+
+    // An instance whose database vanishes between the script and the commit.
+    let dead_url: vouchsafe::config::DatabaseUrl =
+        format!("postgres://postgres@127.0.0.1:{}/gone", closed_port()).parse().unwrap();
+    let dead_db = vouchsafe::store::Db::connect(&dead_url, 1).unwrap();
+    let crashed = RedisLedger::new(&redis.url(), &prefix, Some(dead_db)).unwrap();
+    assert!(crashed.redeem(redemption_for(&s, 1, "o-1")).await.is_err(), "not acknowledged");
+    // Its pending entry holds the budget: another customer is refused for now.
+    assert_problem(s.redeem(&s.vouchers[2].0, &s.vouchers[2].1, "o-2", 10000).await, 409, "budget_exhausted")
+        .await;
+
+    let survivor = RedisLedger::new(&redis.url(), &prefix, Some(s.app.state.db.clone()))
+        .unwrap()
+        .with_grace(Duration::ZERO);
+    assert_eq!(survivor.sweep().await.unwrap(), 1, "released: the database never had it");
+    assert_eq!(s.redeem(&s.vouchers[2].0, &s.vouchers[2].1, "o-2", 10000).await.status(), 201);
+    assert_eq!(s.live_rows().await, 1);
+    assert_eq!(survivor.sweep().await.unwrap(), 0, "nothing left to settle");
+}
+
+/// Starts `vouchsafe serve` on the shop's database (and Redis prefix); returns it and its address.
+fn serve_child(s: &Shop) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_vouchsafe"));
+    cmd.env_clear()
+        .env("DATABASE_URL", s.app.db.url_string())
+        .env("VOUCHSAFE_BIND", "127.0.0.1:0")
+        .env("VOUCHSAFE_LOG", "warn")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null());
+    if let Some(r) = &s.app.redis {
+        cmd.env("REDIS_URL", &r.url).env("VOUCHSAFE_REDIS_PREFIX", &r.prefix);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let addr = loop {
+        line.clear();
+        assert!(err.read_line(&mut line).unwrap() > 0, "server exited before listening");
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+    (child, addr)
+}
+
+#[tokio::test]
+async fn a_killed_instance_loses_no_acknowledged_redemption() {
+    let s = Arc::new(shop(Options::default(), 300, json!({"budget": {"max_redemptions": 200}})).await);
+    let (mut child, addr) = serve_child(&s);
+    let client = reqwest::Client::new();
+    let acknowledged = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let attempt = {
+        let (s, acknowledged, done) = (s.clone(), acknowledged.clone(), done.clone());
+        move |v: usize, addr: String| {
+            let (s, client, acknowledged, done) =
+                (s.clone(), client.clone(), acknowledged.clone(), done.clone());
+            async move {
+                let (c, k) = &s.vouchers[v];
+                let resp = client
+                    .post(format!("http://{addr}/v1/redemptions"))
+                    .bearer_auth(&s.checkout)
+                    .json(&body(c, k, &format!("o-{v}"), 10000))
+                    .send()
+                    .await;
+                done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                match resp {
+                    Ok(r) if r.status().is_success() => {
+                        let b: Value = r.json().await.unwrap();
+                        acknowledged.lock().unwrap().push(b["id"].as_str().unwrap().to_owned());
+                        Some(true)
+                    }
+                    Ok(_) => Some(false),
+                    Err(_) => None,
+                }
+            }
+        }
+    };
+    let load = {
+        let (addr, attempt) = (addr.clone(), attempt.clone());
+        tokio::spawn(
+            stream::iter(0..300)
+                .map(move |v| attempt(v, addr.clone()))
+                .buffer_unordered(16)
+                .collect::<Vec<_>>(),
+        )
+    };
+    while done.load(std::sync::atomic::Ordering::SeqCst) < 120 {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    child.kill().unwrap(); // SIGKILL: no draining, no cleanup
+    child.wait().unwrap();
+    let first_run = load.await.unwrap();
+    let unanswered: Vec<usize> =
+        first_run.iter().enumerate().filter(|(_, r)| r.is_none()).map(|(v, _)| v).collect();
+    assert!(!unanswered.is_empty(), "the kill happened mid-run");
+
+    // Every 2xx a client saw is in the database, and the database has at most the in-flight
+    // requests' redemptions beyond those.
+    let live = |s: Arc<Shop>| async move {
+        let id: i32 = s.campaign.parse().unwrap();
+        s.app.state.db.run(move |c| vouchsafe::store::redemptions::live_for_reload(c, id)).await.unwrap()
+    };
+    let in_db: std::collections::HashSet<String> = live(s.clone()).await.into_iter().map(|r| r.id).collect();
+    let told = acknowledged.lock().unwrap().clone();
+    assert!(told.iter().all(|id| in_db.contains(id)), "an acknowledged redemption is missing");
+    assert!(in_db.len() - told.len() <= 16, "{} untold redemptions", in_db.len() - told.len());
+
+    // Restart and finish: retries of the unanswered requests replay or redeem; the budget ends
+    // exactly full once pending entries of the dead instance are settled.
+    let (mut child, addr) = serve_child(&s);
+    let started = std::time::Instant::now();
+    loop {
+        let results: Vec<Option<bool>> =
+            stream::iter(0..300).map(|v| attempt(v, addr.clone())).buffer_unordered(16).collect().await;
+        assert!(results.iter().all(Option::is_some), "the restarted service answers");
+        let (spent_amount, count) = s.spent().await;
+        assert!(
+            count <= 200 && spent_amount == count * 2500,
+            "budget invariant: {count} redemptions, {spent_amount} spent"
+        );
+        if count == 200 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(40), "stuck at {count} redemptions");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    assert_eq!(live(s.clone()).await.len(), 200);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
