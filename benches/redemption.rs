@@ -1,0 +1,2 @@
+//! Placeholder replaced by the redemption load benchmark.
+fn main() {}
