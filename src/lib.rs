@@ -11,6 +11,7 @@ pub mod domain;
 pub mod generation;
 pub mod issuance;
 pub mod ledger;
+pub mod reporting;
 pub mod signing;
 pub mod store;
 pub mod telemetry;

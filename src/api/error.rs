@@ -279,11 +279,11 @@ fn code_for_status(status: StatusCode) -> (&'static str, &'static str) {
 /// Last line of defence: any error response that is not already problem+json (actix's own
 /// plain-text defaults, a payload error raised before a handler ran) is rewritten as one.
 pub fn problemize<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
-    let is_problem = res
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
-    if is_problem {
+    // Our own answers (problem+json, or a page for a person) pass; actix's defaults do not.
+    let ours = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
+        v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()) || v.as_bytes().starts_with(b"text/html")
+    });
+    if ours {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let status = res.status();

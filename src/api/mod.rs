@@ -12,6 +12,8 @@ pub mod error;
 pub mod idempotency;
 pub mod keys;
 pub mod meta;
+pub mod report_page;
+pub mod reports;
 
 use std::{net::TcpListener, sync::Arc, time::Instant};
 
@@ -123,6 +125,7 @@ impl AppState {
         (name = "campaigns", description = "Campaigns (scope crm to write; crm or reports to read)"),
         (name = "generation", description = "Generation jobs, single issuance, voucher export"),
         (name = "checkout", description = "Validate, redeem, roll back (scope checkout)"),
+        (name = "reports", description = "Budget and A/B reports: JSON, CSV, HTML (scope reports)"),
     )
 )]
 struct ApiDoc;
@@ -164,7 +167,11 @@ fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(campaigns::export_vouchers)
         .service(checkout::validate)
         .service(checkout::redeem)
-        .service(checkout::rollback);
+        .service(checkout::rollback)
+        .service(reports::report_json)
+        .service(reports::report_csv_route)
+        .service(reports::report_page)
+        .service(reports::report_index);
 }
 
 /// The OpenAPI document of every route the app serves.

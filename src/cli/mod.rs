@@ -3,7 +3,9 @@
 //! Output meant for scripts (a new key's secret) goes alone to stdout; everything for a person
 //! goes to stderr.
 
+mod demo;
 mod operator;
+pub mod report_table;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -45,6 +47,20 @@ pub enum Command {
     Generate {
         /// The campaign's id.
         campaign_id: i32,
+    },
+    /// Print a campaign's budget and A/B report.
+    Report {
+        /// The campaign's id.
+        campaign_id: i32,
+    },
+    /// Fill the database with a realistic demo campaign, print its report, then serve it.
+    Demo {
+        /// How many customers to make.
+        #[arg(long, default_value_t = 20_000)]
+        size: usize,
+        /// Print the report and exit instead of serving.
+        #[arg(long)]
+        no_serve: bool,
     },
     /// Write a campaign's vouchers to stdout.
     Export {
@@ -107,6 +123,34 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import { file } => operator::import(&settings, &file).await,
         Command::Generate { campaign_id } => operator::generate(&settings, campaign_id).await,
         Command::Export { campaign_id, format } => operator::export(&settings, campaign_id, &format).await,
+        Command::Report { campaign_id } => {
+            let db = app::open_store(&settings)?;
+            app::migrate(&db, &settings).await?;
+            let report = crate::reporting::report(&db, campaign_id)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no campaign with id {campaign_id}"))?;
+            print!("{}", report_table::render_report_table(&report));
+            Ok(())
+        }
+        Command::Demo { size, no_serve } => {
+            let made = demo::build(&settings, size).await?;
+            let db = app::open_store(&settings)?;
+            let report =
+                crate::reporting::report(&db, made.campaign_id).await?.context("demo campaign vanished")?;
+            print!("{}", report_table::render_report_table(&report));
+            let base = format!("http://{}", settings.bind);
+            println!();
+            println!("Open the report:  {base}/reports/campaigns/{}", made.campaign_id);
+            println!("User name: anything; password (a reports API key): {}", made.reports_key);
+            println!(
+                "JSON:  curl -s -H 'Authorization: Bearer {}' {base}/v1/campaigns/{}/report",
+                made.reports_key, made.campaign_id
+            );
+            if no_serve {
+                return Ok(());
+            }
+            app::serve(&settings).await
+        }
     }
 }
 

@@ -1088,7 +1088,7 @@ mod tests {
                     let pick = (confuse_seed >> (body_i % 64)) & 1 == 1;
                     c = match (c, pick) {
                         (b'0', true) => b'O',
-                        (b'1', true) => if body_i % 2 == 0 { b'I' } else { b'L' },
+                        (b'1', true) => if body_i.is_multiple_of(2) { b'I' } else { b'L' },
                         _ => c,
                     };
                     body_i += 1;

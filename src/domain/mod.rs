@@ -4,5 +4,7 @@ pub mod access;
 pub mod campaign;
 pub mod code;
 pub mod customer;
+pub mod report;
 pub mod segment;
+pub mod stats;
 pub mod variant;

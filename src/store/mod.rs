@@ -11,6 +11,7 @@ pub mod customers;
 pub mod idempotency;
 pub mod jobs;
 pub mod redemptions;
+pub mod reports;
 pub mod schema;
 pub mod segments;
 pub mod signing_keys;

@@ -10,16 +10,16 @@ use vouchsafe::ledger::redis::RedisLedger;
 
 use crate::helpers::{assert_problem, closed_port, Options, OwnRedis, TestApp};
 
-struct Shop {
-    app: TestApp,
-    checkout: String,
-    campaign: String,
+pub(crate) struct Shop {
+    pub app: TestApp,
+    pub checkout: String,
+    pub campaign: String,
     /// (customer id, code)
-    vouchers: Vec<(String, String)>,
+    pub vouchers: Vec<(String, String)>,
 }
 
 /// An app with `n` consented customers and a generated campaign (JSON overrides merged in).
-async fn shop(opts: Options, n: usize, overrides: Value) -> Shop {
+pub(crate) async fn shop(opts: Options, n: usize, overrides: Value) -> Shop {
     let app = TestApp::spawn_with(opts).await;
     let mut ndjson = String::new();
     for i in 0..n {
@@ -49,16 +49,16 @@ async fn shop(opts: Options, n: usize, overrides: Value) -> Shop {
     Shop { app, checkout, campaign, vouchers }
 }
 
-fn body(customer: &str, code: &str, order: &str, amount: i64) -> Value {
+pub(crate) fn body(customer: &str, code: &str, order: &str, amount: i64) -> Value {
     json!({"code": code, "customer_id": customer, "order": {"id": order, "amount": amount, "currency": "EUR"}})
 }
 
 impl Shop {
-    async fn redeem(&self, customer: &str, code: &str, order: &str, amount: i64) -> reqwest::Response {
+    pub async fn redeem(&self, customer: &str, code: &str, order: &str, amount: i64) -> reqwest::Response {
         self.app.post_json("/v1/redemptions", &self.checkout, &body(customer, code, order, amount)).await
     }
 
-    async fn spent(&self) -> (i64, i64) {
+    pub async fn spent(&self) -> (i64, i64) {
         let id: i32 = self.campaign.parse().unwrap();
         let c =
             self.app.state.db.run(move |c| vouchsafe::store::campaigns::get(c, id)).await.unwrap().unwrap();

@@ -27,6 +27,13 @@ const CONTRACT: &[(&str, &str)] = &[
     ("GET", "/v1/generations/{job}"),
     ("POST", "/v1/campaigns/{id}/vouchers"),
     ("GET", "/v1/campaigns/{id}/vouchers"),
+    ("POST", "/v1/validations"),
+    ("POST", "/v1/redemptions"),
+    ("POST", "/v1/redemptions/{id}/rollback"),
+    ("GET", "/v1/campaigns/{id}/report"),
+    ("GET", "/v1/campaigns/{id}/report.csv"),
+    ("GET", "/reports/campaigns/{id}"),
+    ("GET", "/reports"),
 ];
 
 fn documented(doc: &serde_json::Value) -> BTreeSet<(String, String)> {

@@ -1,0 +1,1 @@
+DROP INDEX vouchers_by_variant;

@@ -1,0 +1,209 @@
+//! Reports: exact counts and sums after scripted redemptions and rollbacks, CSV, the HTML page
+//! in a real headless browser, and the demo.
+
+use std::process::Command;
+
+use serde_json::{json, Value};
+
+use crate::{
+    checkout::{shop, Shop},
+    helpers::{assert_problem, Options},
+};
+
+/// Two variants (control: 25% capped at 50.00; fixed: 10.00 off) and a scripted history.
+async fn scripted() -> (Shop, Value) {
+    let s = shop(
+        Options::default(),
+        40,
+        json!({"variants": [{"name": "control", "weight": 1},
+                            {"name": "fixed", "weight": 1, "discount": {"type": "amount", "amount": 1000}}],
+               "budget": {"max_amount": 100000, "max_redemptions": 500}}),
+    )
+    .await;
+    (s, Value::Null)
+}
+
+#[tokio::test]
+async fn the_report_counts_live_redemptions_exactly() {
+    let (s, _) = scripted().await;
+    let ring = s.app.state.signing.keyring();
+    let variant_of = |i: usize| {
+        vouchsafe::domain::code::verify(&ring, &s.vouchers[i].1, &s.vouchers[i].0).unwrap().variant
+    };
+    // Redeem the first 12 vouchers for 100.00 each, roll back 3 of them.
+    let mut expected = [(0u64, 0i64, 0i64); 2]; // (redeemed, discount, order value)
+    let mut issued = [0u64; 2];
+    for i in 0..s.vouchers.len() {
+        issued[variant_of(i) as usize] += 1;
+    }
+    let mut ids = Vec::new();
+    for i in 0..12 {
+        let (c, k) = &s.vouchers[i];
+        let r: Value = s.redeem(c, k, &format!("o-{i}"), 10000).await.json().await.unwrap();
+        ids.push(r["id"].as_str().unwrap().to_owned());
+        let v = variant_of(i) as usize;
+        let discount = if v == 0 { 2500 } else { 1000 };
+        assert_eq!(r["discount"], discount);
+        if i % 4 != 3 {
+            expected[v].0 += 1;
+            expected[v].1 += discount;
+            expected[v].2 += 10000;
+        }
+    }
+    for (i, id) in ids.iter().enumerate() {
+        if i % 4 == 3 {
+            let resp = s
+                .app
+                .post_json(
+                    &format!("/v1/redemptions/{id}/rollback"),
+                    &s.checkout,
+                    &json!({"reason": "order_cancelled"}),
+                )
+                .await;
+            assert_eq!(resp.status(), 200);
+        }
+    }
+    let reports = s.app.key("reports").await;
+    let report: Value =
+        s.app.get(&format!("/v1/campaigns/{}/report", s.campaign), &reports).await.json().await.unwrap();
+    let spent: i64 = expected.iter().map(|e| e.1).sum();
+    let count: u64 = expected.iter().map(|e| e.0).sum();
+    assert_eq!(report["campaign_id"], s.campaign.as_str());
+    assert_eq!(report["currency"], "EUR");
+    assert_eq!(report["budget"]["spent"], spent);
+    assert_eq!(report["budget"]["remaining"], 100000 - spent);
+    assert_eq!(report["budget"]["redemptions"], count);
+    assert_eq!(report["budget"]["max_redemptions"], 500);
+    for (v, name) in ["control", "fixed"].iter().enumerate() {
+        let row = &report["variants"][v];
+        assert_eq!(row["name"], *name);
+        assert_eq!(row["issued"], issued[v]);
+        assert_eq!(row["redeemed"], expected[v].0);
+        assert_eq!(row["discount_spent"], expected[v].1);
+        assert_eq!(row["order_value"], expected[v].2);
+        let rate = row["rate"].as_f64().unwrap();
+        assert!((rate - expected[v].0 as f64 / issued[v] as f64).abs() < 1e-12);
+        assert!(
+            row["rate_ci_low"].as_f64().unwrap() <= rate && rate <= row["rate_ci_high"].as_f64().unwrap()
+        );
+    }
+    assert_eq!(report["comparisons"][0]["variant"], "fixed");
+    assert_eq!(report["comparisons"][0]["control"], "control");
+    let p = report["comparisons"][0]["p_value"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&p));
+    assert!(report["srm_p_value"].as_f64().is_some());
+    let daily = report["daily"].as_array().unwrap();
+    assert_eq!(daily.len(), 1, "all today");
+    assert_eq!(daily[0]["redemptions"], count);
+    assert_eq!(daily[0]["discount_spent"], spent);
+    let text = serde_json::to_string(&report).unwrap();
+    assert!(!text.contains("NaN") && !text.contains("inf"));
+
+    // CSV: one row per variant, then the days.
+    let resp = s.app.get(&format!("/v1/campaigns/{}/report.csv", s.campaign), &reports).await;
+    assert!(resp.headers().get("content-type").unwrap().to_str().unwrap().starts_with("text/csv"));
+    let csv = resp.text().await.unwrap();
+    assert_eq!(csv.lines().filter(|l| l.starts_with("variant,")).count(), 2, "{csv}");
+    assert_eq!(csv.lines().filter(|l| l.starts_with("daily,")).count(), 1, "{csv}");
+
+    // Scopes: a checkout key may not read reports.
+    assert_problem(
+        s.app.get(&format!("/v1/campaigns/{}/report", s.campaign), &s.checkout).await,
+        403,
+        "forbidden",
+    )
+    .await;
+    assert_problem(s.app.get("/v1/campaigns/999999/report", &reports).await, 404, "not_found").await;
+}
+
+#[tokio::test]
+async fn the_page_asks_a_browser_for_the_key() {
+    let (s, _) = scripted().await;
+    let resp =
+        s.app.client.get(s.app.url(&format!("/reports/campaigns/{}", s.campaign))).send().await.unwrap();
+    assert_eq!(resp.status(), 401);
+    assert!(resp.headers().get("www-authenticate").unwrap().to_str().unwrap().starts_with("Basic"));
+    assert!(resp.headers().get("content-type").unwrap().to_str().unwrap().starts_with("text/html"));
+    let resp =
+        s.app.client.get(s.app.url("/reports")).basic_auth("me", Some(&s.checkout)).send().await.unwrap();
+    assert_eq!(resp.status(), 403);
+    let resp = s
+        .app
+        .client
+        .get(s.app.url("/reports"))
+        .basic_auth("me", Some(&s.app.admin_key))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.text().await.unwrap().contains(&format!("/reports/campaigns/{}", s.campaign)));
+}
+
+#[tokio::test]
+async fn the_page_renders_its_charts_in_a_real_headless_browser() {
+    let (s, _) = scripted().await;
+    for i in 0..10 {
+        let (c, k) = &s.vouchers[i];
+        assert_eq!(s.redeem(c, k, &format!("o-{i}"), 8000).await.status(), 201);
+    }
+    let reports = s.app.key("reports").await;
+    let port = s.app.address.rsplit(':').next().unwrap().to_owned();
+    let url = format!("http://marketer:{reports}@127.0.0.1:{port}/reports/campaigns/{}", s.campaign);
+    let profile = tempfile::tempdir().unwrap();
+    let shot = profile.path().join("report.png");
+    let chromium = |extra: &[String]| {
+        let mut cmd = Command::new("chromium");
+        cmd.args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1280,2000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(extra)
+        .arg(&url);
+        cmd.output().expect("chromium must be installed (.ci/run installs Debian's chromium)")
+    };
+    let dom = chromium(&["--dump-dom".to_string()]);
+    let dom = String::from_utf8_lossy(&dom.stdout).into_owned();
+    for id in ["verdict", "budget-gauge", "burn-down", "variant-rates", "daily-series", "variants-table"] {
+        assert!(
+            dom.contains(&format!("id=\"{id}\"")),
+            "the rendered page lacks #{id}:\n{}",
+            &dom[..dom.len().min(2000)]
+        );
+    }
+    assert!(dom.matches("<svg").count() >= 4, "charts are SVG");
+    assert!(dom.contains("Test campaign"), "the campaign name");
+    assert!(dom.contains("control") && dom.contains("fixed"));
+    let out = chromium(&[format!("--screenshot={}", shot.display())]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let png = std::fs::read(&shot).expect("a screenshot");
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 20_000, "a real picture, {} bytes", png.len());
+    if let Ok(dir) = std::env::var("REPORT_SCREENSHOT_DIR") {
+        std::fs::copy(&shot, std::path::Path::new(&dir).join("report.png")).unwrap();
+    }
+}
+
+#[test]
+fn the_demo_runs_and_prints_a_report() {
+    let db = crate::helpers::TestDb::new();
+    let out = Command::new(env!("CARGO_BIN_EXE_vouchsafe"))
+        .env_clear()
+        .env("DATABASE_URL", db.url_string())
+        .args(["demo", "--size", "600", "--no-serve"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        stdout.contains("VERDICT") && stdout.contains("control") && stdout.contains("fixed10"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("/reports/campaigns/1") && stdout.contains("vsk_"), "{stdout}");
+}
