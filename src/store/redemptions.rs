@@ -98,13 +98,34 @@ pub fn find_replay(
     Ok(by_order.map(Ok))
 }
 
-/// Why a campaign refuses redemptions right now, if it does.
+/// Why a voucher may not be redeemed by `customer_id`, if it may not.
+fn voucher_refusal(
+    conn: &mut Conn,
+    campaign_id: i32,
+    serial: i64,
+    customer_id: Option<&str>,
+) -> Result<Option<Refusal>, StoreError> {
+    let voucher: Option<(Option<String>, String)> = with_conn!(conn, |c| vouchers::table
+        .find((campaign_id, serial))
+        .select((vouchers::customer_id, vouchers::status))
+        .first(c)
+        .optional())?;
+    Ok(match voucher {
+        None => Some(Refusal::UnknownVoucher),
+        Some((_, status)) if status == "voided" => Some(Refusal::Voided),
+        Some((_, status)) if status == "redeemed" => Some(Refusal::AlreadyRedeemed),
+        Some((owner, _)) if owner.as_deref() != customer_id => Some(Refusal::CustomerMismatch),
+        Some(_) => None,
+    })
+}
+
+/// Why a campaign refuses a redemption of `discount` at `now`, if it does.
 fn campaign_refusal(
     conn: &mut Conn,
     campaign_id: i32,
     now: NaiveDateTime,
     discount: i64,
-) -> Result<Refusal, StoreError> {
+) -> Result<Option<Refusal>, StoreError> {
     let (status, starts, expires, max_amount, max_count, spent, count): (
         String,
         NaiveDateTime,
@@ -126,14 +147,14 @@ fn campaign_refusal(
         ))
         .first(c))?;
     Ok(match status.as_str() {
-        "paused" => Refusal::Paused,
-        "ended" => Refusal::Ended,
-        _ if now < starts => Refusal::NotStarted,
-        _ if now >= expires => Refusal::Expired,
+        "paused" => Some(Refusal::Paused),
+        "ended" => Some(Refusal::Ended),
+        _ if now < starts => Some(Refusal::NotStarted),
+        _ if now >= expires => Some(Refusal::Expired),
         _ if max_amount.is_some_and(|m| spent + discount > m) || max_count.is_some_and(|m| count + 1 > m) => {
-            Refusal::BudgetExhausted
+            Some(Refusal::BudgetExhausted)
         }
-        _ => Refusal::BudgetExhausted,
+        _ => None,
     })
 }
 
@@ -154,19 +175,8 @@ pub fn commit(
         if let Some(replay) = find_replay(conn, r)? {
             return Ok(replay.and_then(|first| Err(Refusal::Replay(Box::new(first)))));
         }
-        let voucher: Option<(Option<String>, String)> = with_conn!(conn, |c| vouchers::table
-            .find((r.campaign_id, r.serial))
-            .select((vouchers::customer_id, vouchers::status))
-            .first(c)
-            .optional())?;
-        match voucher {
-            None => return Ok(Err(Refusal::UnknownVoucher)),
-            Some((_, status)) if status == "voided" => return Ok(Err(Refusal::Voided)),
-            Some((_, status)) if status == "redeemed" => return Ok(Err(Refusal::AlreadyRedeemed)),
-            Some((owner, _)) if owner.as_deref() != r.customer_id.as_deref() => {
-                return Ok(Err(Refusal::CustomerMismatch))
-            }
-            Some(_) => {}
+        if let Some(why) = voucher_refusal(conn, r.campaign_id, r.serial, r.customer_id.as_deref())? {
+            return Ok(Err(why));
         }
         let now = r.redeemed_at;
         let took = with_conn!(conn, |c| diesel::update(
@@ -192,7 +202,9 @@ pub fn commit(
         ))
         .execute(c))?;
         if took == 0 {
-            return Ok(Err(campaign_refusal(conn, r.campaign_id, now, r.discount)?));
+            // The conditional update found no room; say which rule refused it.
+            let why = campaign_refusal(conn, r.campaign_id, now, r.discount)?;
+            return Ok(Err(why.unwrap_or(Refusal::BudgetExhausted)));
         }
         with_conn!(conn, |c| diesel::insert_into(redemptions::table).values(r).execute(c))?;
         let marked = with_conn!(conn, |c| diesel::update(
@@ -272,51 +284,10 @@ pub fn check(
     customer_id: &str,
     discount: i64,
 ) -> Result<Option<Refusal>, StoreError> {
-    let voucher: Option<(Option<String>, String)> = with_conn!(conn, |c| vouchers::table
-        .find((campaign_id, serial))
-        .select((vouchers::customer_id, vouchers::status))
-        .first(c)
-        .optional())?;
-    match voucher {
-        None => return Ok(Some(Refusal::UnknownVoucher)),
-        Some((_, s)) if s == "voided" => return Ok(Some(Refusal::Voided)),
-        Some((_, s)) if s == "redeemed" => return Ok(Some(Refusal::AlreadyRedeemed)),
-        Some((owner, _)) if owner.as_deref() != Some(customer_id) => {
-            return Ok(Some(Refusal::CustomerMismatch))
-        }
-        Some(_) => {}
+    if let Some(why) = voucher_refusal(conn, campaign_id, serial, Some(customer_id))? {
+        return Ok(Some(why));
     }
-    let now = Utc::now().naive_utc();
-    let (status, starts, expires, max_amount, max_count, spent, count): (
-        String,
-        NaiveDateTime,
-        NaiveDateTime,
-        Option<i64>,
-        Option<i64>,
-        i64,
-        i64,
-    ) = with_conn!(conn, |c| campaigns::table
-        .find(campaign_id)
-        .select((
-            campaigns::status,
-            campaigns::starts_at,
-            campaigns::expires_at,
-            campaigns::budget_amount,
-            campaigns::budget_redemptions,
-            campaigns::spent,
-            campaigns::redeemed,
-        ))
-        .first(c))?;
-    Ok(match status.as_str() {
-        "paused" => Some(Refusal::Paused),
-        "ended" => Some(Refusal::Ended),
-        _ if now < starts => Some(Refusal::NotStarted),
-        _ if now >= expires => Some(Refusal::Expired),
-        _ if max_amount.is_some_and(|m| spent + discount > m) || max_count.is_some_and(|m| count + 1 > m) => {
-            Some(Refusal::BudgetExhausted)
-        }
-        _ => None,
-    })
+    campaign_refusal(conn, campaign_id, Utc::now().naive_utc(), discount)
 }
 
 /// Unlinks a customer from their redemptions (erasure); amounts stay for the totals.

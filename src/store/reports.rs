@@ -19,26 +19,19 @@ struct Issued {
     n: i64,
 }
 
+/// Live redemptions of one variant on one day.
 #[derive(QueryableByName)]
-struct Redeemed {
+struct VariantDay {
     #[diesel(sql_type = Integer)]
     variant: i32,
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-    #[diesel(sql_type = BigInt)]
-    discount: i64,
-    #[diesel(sql_type = BigInt)]
-    order_value: i64,
-}
-
-#[derive(QueryableByName)]
-struct Day {
     #[diesel(sql_type = Text)]
     day: String,
     #[diesel(sql_type = BigInt)]
     n: i64,
     #[diesel(sql_type = BigInt)]
     discount: i64,
+    #[diesel(sql_type = BigInt)]
+    order_value: i64,
 }
 
 /// Per variant index: vouchers issued.
@@ -64,24 +57,20 @@ pub fn aggregates(conn: &mut Conn, campaign_id: i32, variants: usize) -> Result<
     let issued_sql = format!(
         "SELECT variant, COUNT(*) AS n FROM vouchers WHERE campaign_id = {campaign_id} GROUP BY variant"
     );
-    let redeemed_sql = format!(
-        "SELECT variant, COUNT(*) AS n, CAST(COALESCE(SUM(discount), 0) AS BIGINT) AS discount, \
-         CAST(COALESCE(SUM(order_amount), 0) AS BIGINT) AS order_value FROM redemptions \
-         WHERE campaign_id = {campaign_id} AND rolled_back_at IS NULL GROUP BY variant"
-    );
     let day_expr = match conn {
         Conn::Pg(_) => "to_char(redeemed_at, 'YYYY-MM-DD')",
         Conn::Sqlite(_) => "substr(redeemed_at, 1, 10)",
     };
-    let daily_sql = format!(
-        "SELECT {day_expr} AS day, COUNT(*) AS n, CAST(COALESCE(SUM(discount), 0) AS BIGINT) AS discount \
-         FROM redemptions WHERE campaign_id = {campaign_id} AND rolled_back_at IS NULL GROUP BY 1 ORDER BY 1"
+    // One pass over the live redemptions, grouped by variant and day; folded below.
+    let redeemed_sql = format!(
+        "SELECT variant, {day_expr} AS day, COUNT(*) AS n, CAST(COALESCE(SUM(discount), 0) AS BIGINT) AS discount, \
+         CAST(COALESCE(SUM(order_amount), 0) AS BIGINT) AS order_value FROM redemptions \
+         WHERE campaign_id = {campaign_id} AND rolled_back_at IS NULL GROUP BY 1, 2"
     );
-    let (issued, redeemed, days): (Vec<Issued>, Vec<Redeemed>, Vec<Day>) = crate::with_conn!(conn, |c| {
+    let (issued, redeemed): (Vec<Issued>, Vec<VariantDay>) = crate::with_conn!(conn, |c| {
         let issued = sql_query(&issued_sql).load(c)?;
         let redeemed = sql_query(&redeemed_sql).load(c)?;
-        let days = sql_query(&daily_sql).load(c)?;
-        Ok::<_, diesel::result::Error>((issued, redeemed, days))
+        Ok::<_, diesel::result::Error>((issued, redeemed))
     })?;
     let mut out = Aggregates { variants: vec![VariantTotals::default(); variants], daily: Vec::new() };
     for i in issued {
@@ -89,16 +78,19 @@ pub fn aggregates(conn: &mut Conn, campaign_id: i32, variants: usize) -> Result<
             v.issued = i.n;
         }
     }
+    let mut days: std::collections::BTreeMap<NaiveDate, (i64, i64)> = Default::default();
     for r in redeemed {
         if let Some(v) = out.variants.get_mut(r.variant as usize) {
-            v.redeemed = r.n;
-            v.discount = r.discount;
-            v.order_value = r.order_value;
+            v.redeemed += r.n;
+            v.discount += r.discount;
+            v.order_value += r.order_value;
+        }
+        if let Ok(day) = NaiveDate::parse_from_str(&r.day, "%Y-%m-%d") {
+            let e = days.entry(day).or_default();
+            e.0 += r.n;
+            e.1 += r.discount;
         }
     }
-    out.daily = days
-        .into_iter()
-        .filter_map(|d| NaiveDate::parse_from_str(&d.day, "%Y-%m-%d").ok().map(|day| (day, d.n, d.discount)))
-        .collect();
+    out.daily = days.into_iter().map(|(day, (n, d))| (day, n, d)).collect();
     Ok(out)
 }
