@@ -4,7 +4,7 @@
 //! customer half-written; a revoked `personalized_offers` consent voids the customer's open
 //! vouchers in the same transaction.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -211,8 +211,14 @@ pub fn consent_history(conn: &mut Conn, customer_id: &str) -> Result<Vec<Consent
 /// Returns the vouchers voided by revocations.
 pub fn import_batch(conn: &mut Conn, records: &[ImportRecord]) -> Result<Vec<VoidedVoucher>, StoreError> {
     conn.transaction(|conn| {
-        for r in records {
-            upsert_in(conn, &r.id, &r.profile)?;
+        let mut seen = HashSet::new();
+        if records.iter().all(|r| seen.insert(r.id.as_str())) {
+            upsert_profiles(conn, records)?;
+        } else {
+            // A batch that names a customer twice is applied line by line, in order.
+            for r in records {
+                upsert_in(conn, &r.id, &r.profile)?;
+            }
         }
         let with_consent: Vec<&ImportRecord> = records.iter().filter(|r| r.consent.is_some()).collect();
         if with_consent.is_empty() {
@@ -224,36 +230,114 @@ pub fn import_batch(conn: &mut Conn, records: &[ImportRecord]) -> Result<Vec<Voi
             .order(consents::id.asc())
             .select(ConsentRow::as_select())
             .load(c))?;
-        let mut latest: HashMap<(String, String), ConsentRow> = HashMap::new();
+        let mut latest: HashMap<(String, String), (bool, String, String)> = HashMap::new();
         for row in history {
-            latest.insert((row.customer_id.clone(), row.purpose.clone()), row);
+            latest.insert((row.customer_id, row.purpose), (row.granted, row.source, row.policy_version));
         }
-        let mut voided = Vec::new();
+        // The statements that change something, in file order (a later line sees an earlier one).
+        let t = now();
+        let mut rows = Vec::new();
+        let mut offers: HashMap<&str, bool> = HashMap::new();
+        let mut revoked: Vec<String> = Vec::new();
         for r in with_consent {
-            let consent = r.consent.as_ref().expect("filtered");
-            let same = latest.get(&(r.id.clone(), consent.purpose.clone())).is_some_and(|l| {
-                l.granted == consent.granted
-                    && l.source == consent.source
-                    && l.policy_version == consent.policy_version
-            });
-            if !same {
-                voided.extend(append_consent(conn, &r.id, consent)?);
-                latest.insert(
-                    (r.id.clone(), consent.purpose.clone()),
-                    ConsentRow {
-                        id: 0,
-                        customer_id: r.id.clone(),
-                        purpose: consent.purpose.clone(),
-                        granted: consent.granted,
-                        source: consent.source.clone(),
-                        policy_version: consent.policy_version.clone(),
-                        recorded_at: now(),
-                    },
-                );
+            let c = r.consent.as_ref().expect("filtered");
+            let state = (c.granted, c.source.clone(), c.policy_version.clone());
+            if latest.get(&(r.id.clone(), c.purpose.clone())) == Some(&state) {
+                continue;
+            }
+            latest.insert((r.id.clone(), c.purpose.clone()), state);
+            rows.push((
+                consents::customer_id.eq(r.id.clone()),
+                consents::purpose.eq(c.purpose.clone()),
+                consents::granted.eq(c.granted),
+                consents::source.eq(c.source.clone()),
+                consents::policy_version.eq(c.policy_version.clone()),
+                consents::recorded_at.eq(t),
+            ));
+            if c.purpose == OFFERS_PURPOSE {
+                offers.insert(&r.id, c.granted);
+                if !c.granted {
+                    revoked.push(r.id.clone());
+                }
             }
         }
-        Ok(voided)
+        for chunk in rows.chunks(1000) {
+            with_conn!(conn, |c| diesel::insert_into(consents::table).values(chunk).execute(c))?;
+        }
+        for granted in [true, false] {
+            let who: Vec<String> =
+                offers.iter().filter(|(_, g)| **g == granted).map(|(id, _)| id.to_string()).collect();
+            if !who.is_empty() {
+                with_conn!(conn, |c| diesel::update(customers::table.filter(customers::id.eq_any(who)))
+                    .set((customers::offers_consent.eq(granted), customers::updated_at.eq(t)))
+                    .execute(c))?;
+            }
+        }
+        // Any revocation in the batch voids what was open at that moment, even if re-granted later.
+        void_open_vouchers(conn, &revoked)
     })
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = customers, treat_none_as_default_value = false)]
+struct NewCustomerRow {
+    id: String,
+    birth_md: Option<i32>,
+    loyalty_tier: Option<String>,
+    offers_consent: bool,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+/// Profiles of distinct customers in multi-row upserts: one statement per shape (which of
+/// the fields the lines carry), so absent fields are left alone.
+fn upsert_profiles(conn: &mut Conn, records: &[ImportRecord]) -> Result<(), StoreError> {
+    use diesel::upsert::excluded;
+    let t = now();
+    let mut shapes: HashMap<(bool, bool), Vec<NewCustomerRow>> = HashMap::new();
+    for r in records {
+        let shape = (r.profile.birthday.is_some(), r.profile.loyalty_tier.is_some());
+        shapes.entry(shape).or_default().push(NewCustomerRow {
+            id: r.id.clone(),
+            birth_md: r.profile.birthday.flatten().map(Birthday::md),
+            loyalty_tier: r.profile.loyalty_tier.clone().flatten(),
+            offers_consent: false,
+            created_at: t,
+            updated_at: t,
+        });
+    }
+    for ((birthday, tier), rows) in shapes {
+        for chunk in rows.chunks(1000) {
+            let insert = || diesel::insert_into(customers::table).values(chunk);
+            let on_id = || insert().on_conflict(customers::id);
+            match (birthday, tier) {
+                (true, true) => with_conn!(conn, |c| on_id()
+                    .do_update()
+                    .set((
+                        customers::birth_md.eq(excluded(customers::birth_md)),
+                        customers::loyalty_tier.eq(excluded(customers::loyalty_tier)),
+                        customers::updated_at.eq(excluded(customers::updated_at)),
+                    ))
+                    .execute(c))?,
+                (true, false) => with_conn!(conn, |c| on_id()
+                    .do_update()
+                    .set((
+                        customers::birth_md.eq(excluded(customers::birth_md)),
+                        customers::updated_at.eq(excluded(customers::updated_at)),
+                    ))
+                    .execute(c))?,
+                (false, true) => with_conn!(conn, |c| on_id()
+                    .do_update()
+                    .set((
+                        customers::loyalty_tier.eq(excluded(customers::loyalty_tier)),
+                        customers::updated_at.eq(excluded(customers::updated_at)),
+                    ))
+                    .execute(c))?,
+                (false, false) => with_conn!(conn, |c| insert().on_conflict_do_nothing().execute(c))?,
+            };
+        }
+    }
+    Ok(())
 }
 
 /// Records (or replaces) an abandoned cart, creating a bare customer when unknown.

@@ -638,3 +638,37 @@ async fn erasure_removes_personal_data_and_keeps_totals() {
     assert_eq!(exported.len(), 1, "the erased customer's code is gone from exports");
     assert_eq!(exported[0]["customer_id"], "stay");
 }
+
+#[tokio::test]
+async fn an_import_applies_lines_in_order_even_for_one_customer_twice() {
+    let app = TestApp::spawn().await;
+    app.consented_customer("twice", json!({})).await;
+    let id = app.campaign(json!({})).await;
+    app.generate(&id).await;
+    let file = [
+        r#"{"id": "twice", "birthday": {"month": 4, "day": 1}}"#,
+        r#"{"id": "twice", "loyalty_tier": "Gold", "consent": {"purpose": "personalized_offers", "granted": false, "source": "crm", "policy_version": "2"}}"#,
+        r#"{"id": "twice", "loyalty_tier": null, "consent": {"purpose": "personalized_offers", "granted": true, "source": "crm", "policy_version": "3"}}"#,
+        r#"{"id": "fresh", "loyalty_tier": "silver"}"#,
+    ]
+    .join("\n");
+    let resp = app
+        .client
+        .post(app.url("/v1/customers/import"))
+        .bearer_auth(&app.admin_key)
+        .body(file)
+        .send()
+        .await
+        .unwrap();
+    let summary: Value = resp.json().await.unwrap();
+    assert_eq!(summary["imported"], 4, "{summary}");
+    assert_eq!(summary["voided_vouchers"], 1, "the revocation voided the open voucher: {summary}");
+    let export: Value = app.get("/v1/customers/twice/export", &app.admin_key).await.json().await.unwrap();
+    assert_eq!(export["customer"]["birthday"], json!({"month": 4, "day": 1}));
+    assert_eq!(export["customer"]["loyalty_tier"], Value::Null, "the last line cleared it");
+    assert_eq!(export["customer"]["personalized_offers"], true, "re-granted last");
+    assert_eq!(export["consents"].as_array().unwrap().len(), 3);
+    assert_eq!(export["vouchers"][0]["status"], "voided");
+    let fresh: Value = app.get("/v1/customers/fresh/export", &app.admin_key).await.json().await.unwrap();
+    assert_eq!(fresh["customer"]["loyalty_tier"], "silver");
+}
