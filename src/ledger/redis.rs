@@ -287,7 +287,8 @@ impl RedisLedger {
     /// writing it), then returns it.
     async fn replayed(&self, id: String) -> Result<Result<Redeemed, Refusal>, LedgerError> {
         let db = self.db()?.clone();
-        let deadline = Instant::now() + Duration::from_secs(3);
+        // Long enough for a loaded database to commit the first request; it commits or fails.
+        let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let rid = id.clone();
             if let Some(first) = db.run(move |c| redemptions::get(c, &rid)).await? {
