@@ -12,6 +12,7 @@
 //! to the database by `store::redemptions::commit` (which re-checks single use and budget)
 //! before any 2xx is answered. The database is the source of truth; Redis is a cache of it.
 
+pub mod group;
 pub mod redis;
 pub mod sql;
 

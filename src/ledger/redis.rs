@@ -7,9 +7,11 @@
 //! per campaign, so every script is single-slot and runs on Redis Cluster.
 //!
 //! A redemption: the `redeem` script checks and takes everything at once and records a pending
-//! entry; the service writes the redemption to the database (which re-checks single use and
-//! budget), clears the pending entry, and only then answers. Refused by the database (possible
-//! only after Redis lost data), the script's effect is undone (`release`). A sweeper settles
+//! entry (in the same round trip, the campaign joins the sweeper's pending index); the service
+//! writes the redemption to the database together with whatever else is waiting (group commit,
+//! [`super::group`]; the database re-checks single use and budget), answers, and then clears
+//! the pending entry. Refused by the database (possible only after Redis lost data), the
+//! script's effect is undone (`release`). A reload keeps what pending entries hold. A sweeper settles
 //! pending entries left by a crash: settled when the database has the redemption, released
 //! otherwise. Redis is a cache of the database: a campaign whose `meta` is missing (Redis
 //! restarted, flushed, evicted) is reloaded from the database under a lock, and the scripts
@@ -27,7 +29,7 @@ use rand::RngCore;
 use redis::{aio::ConnectionManager, aio::ConnectionManagerConfig, AsyncCommands, Script};
 use tokio::sync::Mutex;
 
-use super::{Ledger, LedgerError, Redeemed};
+use super::{group::GroupCommit, Ledger, LedgerError, Redeemed};
 use crate::store::{
     campaigns,
     customers::VoidedVoucher,
@@ -45,6 +47,8 @@ struct Scripts {
     settle: Script,
     meta: Script,
     void: Script,
+    /// Run inside a reload's MULTI with `EVAL`, so it needs its source, not a cached hash.
+    merge: &'static str,
 }
 
 /// A ledger in Redis, backed by the database.
@@ -55,6 +59,8 @@ pub struct RedisLedger {
     conn: Mutex<Option<ConnectionManager>>,
     scripts: Scripts,
     grace: Duration,
+    /// Writes allowed redemptions to the database together; started on first use.
+    group: std::sync::OnceLock<GroupCommit>,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> LedgerError {
@@ -90,8 +96,10 @@ impl RedisLedger {
                 settle: Script::new(include_str!("lua/settle.lua")),
                 meta: Script::new(include_str!("lua/meta.lua")),
                 void: Script::new(include_str!("lua/void.lua")),
+                merge: include_str!("lua/merge.lua"),
             },
             grace: PENDING_GRACE,
+            group: std::sync::OnceLock::new(),
         })
     }
 
@@ -166,10 +174,36 @@ impl RedisLedger {
         })
     }
 
+    /// The redeem script, in one round trip with the campaign's entry in the pending index
+    /// (so the sweeper knows of the pending entry the script may write, whatever happens next).
+    async fn invoke_redeem(&self, campaign: i32, args: &[String]) -> Result<Vec<String>, LedgerError> {
+        let mut conn = self.connection(OP_TIMEOUT).await?;
+        let mut pipe = redis::pipe();
+        pipe.sadd(self.pending_index(), campaign).ignore();
+        pipe.cmd("EVALSHA").arg(self.scripts.redeem.get_hash()).arg(5).arg(&self.keys(campaign)).arg(args);
+        let mut loaded = false;
+        loop {
+            let out: Result<(Vec<String>,), _> =
+                tokio::time::timeout(OP_TIMEOUT, pipe.query_async(&mut conn))
+                    .await
+                    .map_err(|_| LedgerError::Unavailable("redis did not answer in time".into()))?;
+            match out {
+                Ok((answer,)) => return Ok(answer),
+                Err(e)
+                    if !loaded && e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
+                {
+                    self.scripts.redeem.prepare_invoke().load_async(&mut conn).await.map_err(unavailable)?;
+                    loaded = true;
+                }
+                Err(e) => return Err(unavailable(e)),
+            }
+        }
+    }
+
     /// Reloads a campaign from the database under the campaign's lock. Returns when the
     /// campaign is loaded (by this or another instance).
     async fn ensure_loaded(&self, campaign: i32) -> Result<(), LedgerError> {
-        let [meta, red, void, idem, _pend] = self.keys(campaign);
+        let [meta, red, void, idem, pend] = self.keys(campaign);
         let lock = format!("{}:{{c:{campaign}}}:lock", self.prefix);
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
@@ -195,6 +229,12 @@ impl RedisLedger {
                 }
                 tokio::time::sleep(Duration::from_millis(20)).await;
                 continue;
+            }
+            // Another instance may have loaded it between our check and our lock; loading it
+            // again would wipe what redemptions took since.
+            if conn.exists::<_, bool>(&meta).await.map_err(unavailable)? {
+                let _: Result<(), _> = conn.del(&lock).await;
+                return Ok(());
             }
             let db = self.db()?.clone();
             let snapshot = db
@@ -250,6 +290,15 @@ impl RedisLedger {
                 ],
             )
             .ignore();
+            pipe.cmd("EVAL")
+                .arg(self.scripts.merge)
+                .arg(5)
+                .arg(&meta)
+                .arg(&red)
+                .arg(&void)
+                .arg(&idem)
+                .arg(&pend)
+                .ignore();
             pipe.del(&lock).ignore();
             let done: Result<(), _> = pipe.query_async(&mut conn).await;
             done.map_err(unavailable)?;
@@ -279,20 +328,38 @@ impl RedisLedger {
         .map(|_| ())
     }
 
+    /// Clears a committed redemption's pending entry off the answer's path (a replay meanwhile
+    /// finds it in the database all the same; a lost clear is the sweeper's).
+    async fn settle_later(&self, campaign: i32, id: &str) {
+        let Ok(mut conn) = self.connection(OP_TIMEOUT).await else { return };
+        let [.., pend] = self.keys(campaign);
+        let id = id.to_owned();
+        tokio::spawn(async move {
+            if let Err(e) = conn.hdel::<_, _, ()>(&pend, &id).await {
+                tracing::warn!(error = %e, "pending entry not cleared; the sweeper will");
+            }
+        });
+    }
+
     async fn settle(&self, campaign: i32, id: &str) -> Result<(), LedgerError> {
         self.invoke(&self.scripts.settle, campaign, vec![id.to_owned()]).await.map(|_| ())
     }
 
     /// Waits for a replayed redemption to reach the database (its first request may still be
-    /// writing it), then returns it.
-    async fn replayed(&self, id: String) -> Result<Result<Redeemed, Refusal>, LedgerError> {
+    /// writing it), then returns it. `None` when the first request was undone (the database
+    /// refused it, or the sweeper released it): the caller tries again as a new request.
+    async fn replayed(&self, campaign: i32, id: String) -> Result<Option<Redeemed>, LedgerError> {
         let db = self.db()?.clone();
+        let [.., pend] = self.keys(campaign);
         // Long enough for a loaded database to commit the first request; it commits or fails.
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let rid = id.clone();
-            if let Some(first) = db.run(move |c| redemptions::get(c, &rid)).await? {
-                return Ok(Ok(Redeemed::Replay(first)));
+            let mut conn = self.connection(OP_TIMEOUT).await?;
+            let pending: bool = conn.hexists(&pend, &id).await.map_err(unavailable)?;
+            if !pending {
+                // Settled only after its commit, so the database has it unless it was undone.
+                let rid = id.clone();
+                return Ok(db.run(move |c| redemptions::get(c, &rid)).await?.map(Redeemed::Replay));
             }
             if Instant::now() > deadline {
                 return Err(LedgerError::Unavailable(
@@ -366,6 +433,9 @@ struct RedemptionEntry {
     api_key_id: String,
     idem_key: Option<String>,
     order_id: String,
+    /// Lets a reload restore the entry's idempotency answer (absent in older entries).
+    #[serde(default)]
+    request_hash: String,
 }
 
 impl RedemptionEntry {
@@ -378,6 +448,7 @@ impl RedemptionEntry {
             api_key_id: r.api_key_id.clone(),
             idem_key: r.idem_key.clone(),
             order_id: r.order_id.clone(),
+            request_hash: r.request_hash.clone(),
         }
     }
 }
@@ -435,73 +506,13 @@ impl Ledger for RedisLedger {
     }
 
     async fn redeem(&self, r: Redemption) -> Result<Result<Redeemed, Refusal>, LedgerError> {
-        let pending =
-            PendingEntry { at_ms: Utc::now().timestamp_millis(), redemption: RedemptionEntry::of(&r) };
-        let args = vec![
-            r.serial.to_string(),
-            r.id.clone(),
-            r.discount.to_string(),
-            ms(r.redeemed_at).to_string(),
-            idem_field(&r.api_key_id, &r.idem_key),
-            r.request_hash.clone(),
-            order_field(r.serial, &r.order_id),
-            serde_json::to_string(&pending).unwrap_or_default(),
-        ];
-        let mut answer = Vec::new();
-        for _ in 0..5 {
-            answer = self.invoke(&self.scripts.redeem, r.campaign_id, args.clone()).await?;
-            if answer.first().map(String::as_str) != Some("NOLOAD") {
-                break;
-            }
-            self.ensure_loaded(r.campaign_id).await?;
-        }
-        match answer.first().map(String::as_str) {
-            Some("OK") => {}
-            Some("REPLAY") => return self.replayed(answer.get(1).cloned().unwrap_or_default()).await,
-            Some("NOLOAD") => return Err(LedgerError::Unavailable("campaign could not be loaded".into())),
-            Some(tag) => {
-                return match refusal(tag) {
-                    Some(refusal) => Ok(Err(refusal)),
-                    None => Err(LedgerError::Unavailable(format!("unexpected ledger answer {tag}"))),
-                }
-            }
-            None => return Err(LedgerError::Unavailable("empty ledger answer".into())),
-        }
-        // Known to the sweeper before anything else can fail.
-        if let Ok(mut conn) = self.connection(OP_TIMEOUT).await {
-            let _: Result<(), _> = conn.sadd(self.pending_index(), r.campaign_id).await;
-        }
-        let db = self.db()?.clone();
-        let row = r.clone();
-        let committed = match db.run(move |c| redemptions::commit(c, &row, false)).await {
-            Ok(outcome) => outcome,
-            // Not acknowledged; the pending entry stays for the sweeper to settle.
-            Err(e) => return Err(e.into()),
-        };
-        match committed {
-            Ok(done) => {
-                if let Err(e) = self.settle(r.campaign_id, &r.id).await {
-                    tracing::warn!(error = %e, "pending entry not cleared; the sweeper will");
-                }
-                Ok(Ok(Redeemed::New(done)))
-            }
-            Err(db_refusal) => {
-                // Redis had lost data (flush, restart): the database knows better. Undo.
-                tracing::warn!(
-                    campaign = r.campaign_id,
-                    ?db_refusal,
-                    "database refused what Redis allowed; releasing"
-                );
-                if let Err(e) = self.release(&r).await {
-                    tracing::warn!(error = %e, "release failed; the sweeper will");
-                }
-                let _ = self.forget(r.campaign_id).await;
-                Ok(match db_refusal {
-                    Refusal::Replay(first) => Ok(Redeemed::Replay(*first)),
-                    other => Err(other),
-                })
+        // A replay whose first request was undone meanwhile is a new request: try again.
+        for _ in 0..3 {
+            if let Some(answer) = self.redeem_once(&r).await? {
+                return Ok(answer);
             }
         }
+        Err(LedgerError::Unavailable("the first request with this key did not finish".into()))
     }
 
     async fn rollback(&self, id: &str, reason: &str) -> Result<Option<(Redemption, bool)>, LedgerError> {
@@ -549,6 +560,71 @@ impl Ledger for RedisLedger {
 }
 
 impl RedisLedger {
+    /// One attempt; `None` when it replayed a first request that was undone meanwhile.
+    async fn redeem_once(&self, r: &Redemption) -> Result<Option<Result<Redeemed, Refusal>>, LedgerError> {
+        let pending =
+            PendingEntry { at_ms: Utc::now().timestamp_millis(), redemption: RedemptionEntry::of(r) };
+        let args = vec![
+            r.serial.to_string(),
+            r.id.clone(),
+            r.discount.to_string(),
+            ms(r.redeemed_at).to_string(),
+            idem_field(&r.api_key_id, &r.idem_key),
+            r.request_hash.clone(),
+            order_field(r.serial, &r.order_id),
+            serde_json::to_string(&pending).unwrap_or_default(),
+        ];
+        let mut answer = Vec::new();
+        for _ in 0..5 {
+            answer = self.invoke_redeem(r.campaign_id, &args).await?;
+            if answer.first().map(String::as_str) != Some("NOLOAD") {
+                break;
+            }
+            self.ensure_loaded(r.campaign_id).await?;
+        }
+        match answer.first().map(String::as_str) {
+            Some("OK") => {}
+            Some("REPLAY") => {
+                let first = answer.get(1).cloned().unwrap_or_default();
+                return Ok(self.replayed(r.campaign_id, first).await?.map(Ok));
+            }
+            Some("NOLOAD") => return Err(LedgerError::Unavailable("campaign could not be loaded".into())),
+            Some(tag) => {
+                return match refusal(tag) {
+                    Some(refusal) => Ok(Some(Err(refusal))),
+                    None => Err(LedgerError::Unavailable(format!("unexpected ledger answer {tag}"))),
+                }
+            }
+            None => return Err(LedgerError::Unavailable("empty ledger answer".into())),
+        }
+        let db = self.db()?;
+        let group = self.group.get_or_init(|| GroupCommit::start(db.clone()));
+        // Not acknowledged on an error; the pending entry stays for the sweeper to settle.
+        let committed = group.commit(r.clone()).await?;
+        match committed {
+            Ok(done) => {
+                self.settle_later(r.campaign_id, &r.id).await;
+                Ok(Some(Ok(Redeemed::New(done))))
+            }
+            Err(db_refusal) => {
+                // Redis had lost data (flush, restart): the database knows better. Undo.
+                tracing::warn!(
+                    campaign = r.campaign_id,
+                    ?db_refusal,
+                    "database refused what Redis allowed; releasing"
+                );
+                if let Err(e) = self.release(r).await {
+                    tracing::warn!(error = %e, "release failed; the sweeper will");
+                }
+                let _ = self.forget(r.campaign_id).await;
+                Ok(Some(match db_refusal {
+                    Refusal::Replay(first) => Ok(Redeemed::Replay(*first)),
+                    other => Err(other),
+                }))
+            }
+        }
+    }
+
     /// Drops a campaign's cached state so the next redemption reloads it from the database.
     async fn forget(&self, campaign: i32) -> Result<(), LedgerError> {
         let mut conn = self.connection(OP_TIMEOUT).await?;

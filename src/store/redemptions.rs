@@ -158,6 +158,40 @@ fn campaign_refusal(
     })
 }
 
+/// Takes `amount` and `count` from a campaign's budget with one conditional update, if the
+/// campaign is active over `during` (first, last redemption time) and the budget has room.
+fn take_room(
+    conn: &mut Conn,
+    campaign: i32,
+    during: (NaiveDateTime, NaiveDateTime),
+    amount: i64,
+    count: i64,
+) -> Result<bool, StoreError> {
+    let took = with_conn!(conn, |c| diesel::update(
+        campaigns::table
+            .find(campaign)
+            .filter(campaigns::status.eq("active"))
+            .filter(campaigns::starts_at.le(during.0))
+            .filter(campaigns::expires_at.gt(during.1))
+            .filter(
+                campaigns::budget_amount
+                    .is_null()
+                    .or(campaigns::budget_amount.ge((campaigns::spent + amount).nullable()))
+            )
+            .filter(
+                campaigns::budget_redemptions
+                    .is_null()
+                    .or(campaigns::budget_redemptions.ge((campaigns::redeemed + count).nullable()))
+            )
+    )
+    .set((
+        campaigns::spent.eq(campaigns::spent + amount),
+        campaigns::redeemed.eq(campaigns::redeemed + count)
+    ))
+    .execute(c))?;
+    Ok(took == 1)
+}
+
 /// Makes a redemption real, or says why not (see the module doc). `lock_campaign` takes the
 /// campaign's row lock first (the SQL ledger's serialization point on PostgreSQL).
 pub fn commit(
@@ -179,29 +213,8 @@ pub fn commit(
             return Ok(Err(why));
         }
         let now = r.redeemed_at;
-        let took = with_conn!(conn, |c| diesel::update(
-            campaigns::table
-                .find(r.campaign_id)
-                .filter(campaigns::status.eq("active"))
-                .filter(campaigns::starts_at.le(now))
-                .filter(campaigns::expires_at.gt(now))
-                .filter(
-                    campaigns::budget_amount
-                        .is_null()
-                        .or(campaigns::budget_amount.ge((campaigns::spent + r.discount).nullable()))
-                )
-                .filter(
-                    campaigns::budget_redemptions
-                        .is_null()
-                        .or(campaigns::budget_redemptions.ge((campaigns::redeemed + 1).nullable()))
-                )
-        )
-        .set((
-            campaigns::spent.eq(campaigns::spent + r.discount),
-            campaigns::redeemed.eq(campaigns::redeemed + 1)
-        ))
-        .execute(c))?;
-        if took == 0 {
+        let took = take_room(conn, r.campaign_id, (now, now), r.discount, 1)?;
+        if !took {
             // The conditional update found no room; say which rule refused it.
             let why = campaign_refusal(conn, r.campaign_id, now, r.discount)?;
             return Ok(Err(why.unwrap_or(Refusal::BudgetExhausted)));
@@ -218,16 +231,90 @@ pub fn commit(
         Ok(Ok(r.clone()))
     })
     .or_else(|e| match e {
-        // Two transactions raced for one voucher: the loser's insert hit the unique index.
+        // Two transactions raced for one voucher: the loser's insert hit the unique index. The
+        // winner may have been this very request (a replay that arrived twice at once).
         StoreError::Query(diesel::result::Error::DatabaseError(
             diesel::result::DatabaseErrorKind::UniqueViolation,
             _,
-        )) => Ok(Err(Refusal::AlreadyRedeemed)),
-        StoreError::Conflict(m) if m == "voucher changed during redemption" => {
-            Ok(Err(Refusal::AlreadyRedeemed))
-        }
+        )) => lost_race(conn, r),
+        StoreError::Conflict(m) if m == "voucher changed during redemption" => lost_race(conn, r),
         other => Err(other),
     })
+}
+
+/// The answer for a redemption whose voucher another transaction took first: the first
+/// answer when that was the same request, `already_redeemed` otherwise.
+fn lost_race(conn: &mut Conn, r: &Redemption) -> Result<Result<Redemption, Refusal>, StoreError> {
+    Ok(match find_replay(conn, r)? {
+        Some(replay) => replay.and_then(|first| Err(Refusal::Replay(Box::new(first)))),
+        None => Err(Refusal::AlreadyRedeemed),
+    })
+}
+
+const BATCH_REFUSED: &str = "a redemption of the batch was refused";
+
+/// Commits redemptions that a faster gate (Redis) already allowed, all in one transaction:
+/// per campaign one conditional budget update for their sum and one voucher update, then one
+/// multi-row insert. The same guards as [`commit`] hold for the batch as a whole. `false` when
+/// any member would be refused (or replays an earlier one): nothing was written, and the
+/// caller commits them one by one for each answer. Cheap enough to try first, because the
+/// gate makes refusals rare (they need Redis to have lost data).
+pub fn commit_batch(conn: &mut Conn, batch: &[Redemption]) -> Result<bool, StoreError> {
+    let mut by_campaign: std::collections::BTreeMap<i32, Vec<&Redemption>> = Default::default();
+    for r in batch {
+        by_campaign.entry(r.campaign_id).or_default().push(r);
+    }
+    let refused = || StoreError::Conflict(BATCH_REFUSED.into());
+    let outcome = conn.transaction(|conn| {
+        for (&campaign, members) in &by_campaign {
+            let (sum, n) = (members.iter().map(|r| r.discount).sum::<i64>(), members.len() as i64);
+            let earliest = members.iter().map(|r| r.redeemed_at).min().ok_or_else(refused)?;
+            let latest = members.iter().map(|r| r.redeemed_at).max().ok_or_else(refused)?;
+            if !take_room(conn, campaign, (earliest, latest), sum, n)? {
+                return Err(refused());
+            }
+            // Locked by primary key, checked here: a `status` condition would let a planner
+            // without fresh statistics walk the (campaign, variant, status) index instead.
+            let serials: Vec<i64> = members.iter().map(|r| r.serial).collect();
+            let query = vouchers::table
+                .filter(vouchers::campaign_id.eq(campaign))
+                .filter(vouchers::serial.eq_any(&serials))
+                .select((vouchers::serial, vouchers::customer_id, vouchers::status));
+            let rows: Vec<(i64, Option<String>, String)> = match conn {
+                Conn::Pg(c) => query.for_update().load(&mut **c)?,
+                // SQLite: the transaction began IMMEDIATE, so it already excludes other writers.
+                Conn::Sqlite(c) => query.load(&mut **c)?,
+            };
+            let issued: std::collections::HashMap<i64, Option<String>> = rows
+                .into_iter()
+                .filter(|(_, _, status)| status == "issued")
+                .map(|(s, o, _)| (s, o))
+                .collect();
+            if issued.len() != members.len()
+                || members.iter().any(|r| issued.get(&r.serial) != Some(&r.customer_id))
+            {
+                return Err(refused());
+            }
+            with_conn!(conn, |c| diesel::update(
+                vouchers::table
+                    .filter(vouchers::campaign_id.eq(campaign))
+                    .filter(vouchers::serial.eq_any(&serials))
+            )
+            .set(vouchers::status.eq("redeemed"))
+            .execute(c))?;
+        }
+        with_conn!(conn, |c| diesel::insert_into(redemptions::table).values(batch).execute(c))?;
+        Ok(())
+    });
+    match outcome {
+        Ok(()) => Ok(true),
+        Err(StoreError::Conflict(m)) if m == BATCH_REFUSED => Ok(false),
+        Err(StoreError::Query(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        ))) => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// A redemption by id.

@@ -474,8 +474,10 @@ fn redemption_for(s: &Shop, v: usize, order: &str) -> vouchsafe::store::redempti
     }
 }
 
-#[tokio::test]
-async fn the_sweeper_releases_what_a_crashed_instance_never_committed() {
+/// A shop on its own Redis whose budget allows one redemption (the campaign loaded in Redis),
+/// where an instance took voucher 1 (order `o-1`) in Redis and lost its database before the
+/// commit: the pending entry holds the budget. Returns the Redis, the shop and its key prefix.
+async fn crashed_mid_redemption() -> (OwnRedis, Shop, String) {
     use vouchsafe::ledger::Ledger;
     let redis = OwnRedis::start();
     let s = shop(
@@ -489,13 +491,17 @@ async fn the_sweeper_releases_what_a_crashed_instance_never_committed() {
     let first: Value = s.redeem(&s.vouchers[0].0, &s.vouchers[0].1, "o-0", 10000).await.json().await.unwrap();
     let rb = format!("/v1/redemptions/{}/rollback", first["id"].as_str().unwrap());
     assert_eq!(s.app.post_json(&rb, &s.checkout, &json!({"reason": "test"})).await.status(), 200);
-
-    // An instance whose database vanishes between the script and the commit.
     let dead_url: vouchsafe::config::DatabaseUrl =
         format!("postgres://postgres@127.0.0.1:{}/gone", closed_port()).parse().unwrap();
     let dead_db = vouchsafe::store::Db::connect(&dead_url, 1).unwrap();
     let crashed = RedisLedger::new(&redis.url(), &prefix, Some(dead_db)).unwrap();
     assert!(crashed.redeem(redemption_for(&s, 1, "o-1")).await.is_err(), "not acknowledged");
+    (redis, s, prefix)
+}
+
+#[tokio::test]
+async fn the_sweeper_releases_what_a_crashed_instance_never_committed() {
+    let (redis, s, prefix) = crashed_mid_redemption().await;
     // Its pending entry holds the budget: another customer is refused for now.
     assert_problem(s.redeem(&s.vouchers[2].0, &s.vouchers[2].1, "o-2", 10000).await, 409, "budget_exhausted")
         .await;
@@ -507,6 +513,79 @@ async fn the_sweeper_releases_what_a_crashed_instance_never_committed() {
     assert_eq!(s.redeem(&s.vouchers[2].0, &s.vouchers[2].1, "o-2", 10000).await.status(), 201);
     assert_eq!(s.live_rows().await, 1);
     assert_eq!(survivor.sweep().await.unwrap(), 0, "nothing left to settle");
+}
+
+#[tokio::test]
+async fn a_reload_keeps_what_is_in_flight_and_a_replay_of_an_undone_request_starts_over() {
+    let (redis, s, prefix) = crashed_mid_redemption().await;
+
+    // The campaign is evicted and reloaded from the database, which does not have it yet:
+    // the reload must still count it, or a second customer would get the last redemption.
+    let client = redis::Client::open(redis.url().as_str()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let campaign = &s.campaign;
+    let _: () = redis::cmd("DEL")
+        .arg(format!("{prefix}:{{c:{campaign}}}:meta"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_problem(s.redeem(&s.vouchers[2].0, &s.vouchers[2].1, "o-2", 10000).await, 409, "budget_exhausted")
+        .await;
+
+    // The same order retried waits for the first request; once the sweeper undoes that, the
+    // retry is served as a new request instead of waiting for an answer that never comes.
+    let survivor = RedisLedger::new(&redis.url(), &prefix, Some(s.app.state.db.clone()))
+        .unwrap()
+        .with_grace(Duration::ZERO);
+    let sweep = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        survivor.sweep().await.unwrap()
+    });
+    let started = std::time::Instant::now();
+    let retried = s.redeem(&s.vouchers[1].0, &s.vouchers[1].1, "o-1", 10000).await;
+    assert_eq!(retried.status(), 201, "{}", retried.text().await.unwrap());
+    assert!(started.elapsed() < Duration::from_secs(10), "served once undone, not after a timeout");
+    assert_eq!(sweep.await.unwrap(), 1);
+    assert_eq!(s.live_rows().await, 1);
+    assert_eq!(s.spent().await, (2500, 1));
+}
+
+#[tokio::test]
+async fn a_group_commit_writes_all_or_nothing_and_keeps_the_budget() {
+    use vouchsafe::store::redemptions::{commit, commit_batch};
+    // 2,500 per redemption (25% of 100.00); the budget holds three.
+    let s =
+        shop(Options { sql_ledger: true, ..Options::default() }, 6, json!({"budget": {"max_amount": 7500}}))
+            .await;
+    let batch = |vs: &[(usize, &str)]| vs.iter().map(|(v, o)| redemption_for(&s, *v, o)).collect::<Vec<_>>();
+    let db = s.app.state.db.clone();
+
+    let two = batch(&[(0, "o-0"), (1, "o-1")]);
+    let rows = two.clone();
+    assert!(db.run(move |c| commit_batch(c, &rows)).await.unwrap(), "two free vouchers go in together");
+    assert_eq!(s.live_rows().await, 2);
+    assert_eq!(s.spent().await, (5000, 2));
+
+    // One member already redeemed: nothing of the batch is written.
+    let rows = batch(&[(2, "o-2"), (0, "o-other")]);
+    assert!(!db.run(move |c| commit_batch(c, &rows)).await.unwrap());
+    // The same voucher twice in one batch: nothing either.
+    let rows = batch(&[(2, "o-2"), (2, "o-2b")]);
+    assert!(!db.run(move |c| commit_batch(c, &rows)).await.unwrap());
+    // Room for one more, not two: nothing.
+    let rows = batch(&[(2, "o-2"), (3, "o-3")]);
+    assert!(!db.run(move |c| commit_batch(c, &rows)).await.unwrap());
+    assert_eq!((s.live_rows().await, s.spent().await), (2, (5000, 2)), "refused batches left no trace");
+
+    // One by one, each gets its own answer and the budget stops at the cap.
+    let rows = batch(&[(2, "o-2"), (3, "o-3")]);
+    let answers = db
+        .run(move |c| rows.iter().map(|r| commit(c, r, false)).collect::<Result<Vec<_>, _>>())
+        .await
+        .unwrap();
+    assert!(answers[0].is_ok());
+    assert_eq!(answers[1], Err(vouchsafe::store::redemptions::Refusal::BudgetExhausted));
+    assert_eq!(s.spent().await, (7500, 3));
 }
 
 /// Starts `vouchsafe serve` on the shop's database (and Redis prefix); returns it and its address.

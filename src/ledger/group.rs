@@ -1,0 +1,108 @@
+//! Group commit: redemptions the Redis script allowed are written to the database together.
+//!
+//! Every redemption must be in the database before its 2xx, and on PostgreSQL one transaction
+//! per redemption is bounded by the hot campaign row (each holds its lock through a WAL flush).
+//! Here a few committer tasks each take whatever redemptions are waiting (up to [`MAX_BATCH`])
+//! and write them in one transaction ([`redemptions::commit_batch`]): one budget update per
+//! campaign for the sum, one voucher update, one multi-row insert, one flush. There is no
+//! timer: while one batch commits, the next one gathers, so an idle service answers at once and
+//! a busy one commits more per flush. A batch the database would refuse in part (possible only
+//! after Redis lost data) is written one by one instead, so each caller gets its own answer.
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot, Mutex};
+
+use super::LedgerError;
+use crate::store::{
+    redemptions::{self, Redemption, Refusal},
+    Db, StoreError,
+};
+
+/// The most redemptions one transaction writes (16 columns each: well under the parameter
+/// limits of PostgreSQL and SQLite).
+pub const MAX_BATCH: usize = 256;
+/// Committer tasks: one gathers while another commits.
+const COMMITTERS: usize = 2;
+
+type Answer = Result<Result<Redemption, Refusal>, LedgerError>;
+/// What the database said to one member of a batch.
+type Written = Result<Result<Redemption, Refusal>, StoreError>;
+
+struct Job {
+    redemption: Redemption,
+    answer: oneshot::Sender<Answer>,
+}
+
+/// The queue in front of the committers.
+pub struct GroupCommit {
+    queue: mpsc::UnboundedSender<Job>,
+}
+
+impl GroupCommit {
+    /// Starts the committers on the current Tokio runtime; they stop when this is dropped.
+    pub fn start(db: Db) -> Self {
+        let (queue, rx) = mpsc::unbounded_channel();
+        let rx = Arc::new(Mutex::new(rx));
+        for _ in 0..COMMITTERS {
+            tokio::spawn(committer(db.clone(), rx.clone()));
+        }
+        GroupCommit { queue }
+    }
+
+    /// Writes `r` to the database with whatever else is waiting, as [`redemptions::commit`]
+    /// would on its own.
+    pub async fn commit(&self, r: Redemption) -> Answer {
+        let (answer, done) = oneshot::channel();
+        self.queue
+            .send(Job { redemption: r, answer })
+            .map_err(|_| LedgerError::Unavailable("the ledger is shutting down".into()))?;
+        done.await.map_err(|_| LedgerError::Unavailable("the ledger is shutting down".into()))?
+    }
+}
+
+async fn committer(db: Db, rx: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>) {
+    loop {
+        let mut jobs = Vec::new();
+        {
+            let mut rx = rx.lock().await;
+            match rx.recv().await {
+                Some(job) => jobs.push(job),
+                None => return,
+            }
+            while jobs.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(job) => jobs.push(job),
+                    Err(_) => break,
+                }
+            }
+        }
+        let rows: Vec<Redemption> = jobs.iter().map(|j| j.redemption.clone()).collect();
+        let written = db.run(move |c| write(c, rows)).await;
+        match written {
+            Ok(answers) => {
+                for (job, answer) in jobs.into_iter().zip(answers) {
+                    let _ = job.answer.send(answer.map_err(LedgerError::from));
+                }
+            }
+            Err(e) => {
+                // Nothing acknowledged; the pending entries stay for the sweeper.
+                let why = e.to_string();
+                for job in jobs {
+                    let _ = job.answer.send(Err(LedgerError::Store(StoreError::Unavailable(why.clone()))));
+                }
+            }
+        }
+    }
+}
+
+/// The batch in one transaction, else each on its own.
+fn write(
+    c: &mut crate::store::Conn,
+    rows: Vec<Redemption>,
+) -> Result<Vec<Written>, StoreError> {
+    if rows.len() > 1 && redemptions::commit_batch(c, &rows)? {
+        return Ok(rows.into_iter().map(|r| Ok(Ok(r))).collect());
+    }
+    Ok(rows.iter().map(|r| redemptions::commit(c, r, false)).collect())
+}
