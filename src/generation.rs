@@ -151,28 +151,40 @@ impl Generator {
                 return Err(GenerationError::LostClaim);
             }
         }
-        let mut cursor = job.cursor;
-        loop {
-            let keyring = self.signing.keyring();
-            let (c2, id, owner, after) =
-                (campaign.clone(), job_id.to_owned(), self.owner.clone(), cursor.clone());
-            let db = self.db.clone();
-            let step = tokio::task::spawn_blocking(move || {
+        // Two stages on two connections, one batch apart: while one batch is written, the next
+        // is read from the segment and signed. The job's cursor moves only when a batch is
+        // written, so a takeover resumes after the last written batch.
+        let (ready, mut batches) = tokio::sync::mpsc::channel::<Batch>(1);
+        let reader = {
+            let (c2, keyring, db, after) =
+                (campaign.clone(), self.signing.keyring(), self.db.clone(), job.cursor.clone());
+            tokio::task::spawn_blocking(move || -> Result<(), GenerationError> {
                 let mut conn = db.get()?;
-                run_batch(&mut conn, &c2, &keyring, &id, &owner, after.as_deref(), at_time)
+                let mut after = after;
+                while let Some(batch) = prepare_batch(&mut conn, &c2, &keyring, after.as_deref(), at_time)? {
+                    after = Some(batch.last.clone());
+                    if ready.blocking_send(batch).is_err() {
+                        break; // the writer stopped; its error is the one to report
+                    }
+                }
+                Ok(())
+            })
+        };
+        while let Some(batch) = batches.recv().await {
+            let (id, owner, db) = (job_id.to_owned(), self.owner.clone(), self.db.clone());
+            tokio::task::spawn_blocking(move || {
+                let mut conn = db.get()?;
+                write_batch(&mut conn, batch, &id, &owner)
             })
             .await
             .map_err(|e| StoreError::Join(e.to_string()))??;
-            match step {
-                Some(last) => cursor = Some(last),
-                None => return Ok(()),
-            }
         }
+        reader.await.map_err(|e| StoreError::Join(e.to_string()))?
     }
 }
 
-/// One batch: the next customers of the segment after `after`; returns the new cursor, or
-/// `None` when the segment is exhausted.
+/// One batch read, signed and written on one connection; returns the new cursor, or `None`
+/// when the segment is exhausted. (The job runs the two halves as a pipeline.)
 pub fn run_batch(
     conn: &mut Conn,
     campaign: &Campaign,
@@ -182,13 +194,36 @@ pub fn run_batch(
     after: Option<&str>,
     at_time: NaiveDateTime,
 ) -> Result<Option<String>, GenerationError> {
+    let Some(batch) = prepare_batch(conn, campaign, keyring, after, at_time)? else { return Ok(None) };
+    let last = batch.last.clone();
+    write_batch(conn, batch, job_id, owner)?;
+    Ok(Some(last))
+}
+
+/// Vouchers signed for the next customers of a segment, not yet written.
+pub struct Batch {
+    vouchers: Vec<NewVoucher>,
+    progress: Progress,
+    /// The last customer id read: the job's cursor once this batch is written.
+    last: String,
+}
+
+/// Reads the next customers of the segment after `after` and signs their vouchers (serials
+/// allocated); `None` when the segment is exhausted.
+pub fn prepare_batch(
+    conn: &mut Conn,
+    campaign: &Campaign,
+    keyring: &code::Keyring,
+    after: Option<&str>,
+    at_time: NaiveDateTime,
+) -> Result<Option<Batch>, GenerationError> {
     let at = SegmentAt { segment: &campaign.segment, currency: &campaign.currency, now: at_time };
     let customers = segments::page(conn, &at, after, BATCH)?;
     let Some((last, _)) = customers.last().cloned() else {
         return Ok(None);
     };
     let consented: Vec<&str> = customers.iter().filter(|(_, ok)| *ok).map(|(id, _)| id.as_str()).collect();
-    let mut progress = Progress {
+    let progress = Progress {
         processed: customers.len() as i64,
         skipped_no_consent: (customers.len() - consented.len()) as i64,
         ..Progress::default()
@@ -200,12 +235,18 @@ pub fn run_batch(
         let first = campaigns::allocate_serials(conn, campaign.id, consented.len() as i64)?;
         issue_codes(campaign, key, first, &consented)?
     };
-    let (job_id, owner) = (job_id.to_owned(), owner.to_owned());
+    Ok(Some(Batch { vouchers, progress, last }))
+}
+
+/// Writes a batch and moves the job's cursor past it, in one transaction, if `owner` still
+/// holds the job.
+pub fn write_batch(conn: &mut Conn, batch: Batch, job_id: &str, owner: &str) -> Result<(), GenerationError> {
+    let Batch { vouchers, mut progress, last } = batch;
     conn.transaction(|conn| {
         let inserted = vouchers::insert_batch(conn, &vouchers)? as i64;
         progress.issued = inserted;
         progress.skipped_existing = vouchers.len() as i64 - inserted;
-        if jobs::advance(conn, &job_id, &owner, progress, &last)? {
+        if jobs::advance(conn, job_id, owner, progress, &last)? {
             Ok(())
         } else {
             Err(StoreError::Conflict("lost claim".into()))
@@ -214,8 +255,7 @@ pub fn run_batch(
     .map_err(|e| match e {
         StoreError::Conflict(m) if m == "lost claim" => GenerationError::LostClaim,
         other => other.into(),
-    })?;
-    Ok(Some(last))
+    })
 }
 
 /// Signs one voucher per customer, with serials `first..`, variants by hash.

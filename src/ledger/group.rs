@@ -97,10 +97,7 @@ async fn committer(db: Db, rx: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>) {
 }
 
 /// The batch in one transaction, else each on its own.
-fn write(
-    c: &mut crate::store::Conn,
-    rows: Vec<Redemption>,
-) -> Result<Vec<Written>, StoreError> {
+fn write(c: &mut crate::store::Conn, rows: Vec<Redemption>) -> Result<Vec<Written>, StoreError> {
     if rows.len() > 1 && redemptions::commit_batch(c, &rows)? {
         return Ok(rows.into_iter().map(|r| Ok(Ok(r))).collect());
     }
