@@ -23,7 +23,7 @@ use crate::store::{
 /// limits of PostgreSQL and SQLite).
 pub const MAX_BATCH: usize = 256;
 /// Committer tasks: one gathers while another commits.
-const COMMITTERS: usize = 2;
+const COMMITTERS: usize = 4;
 
 type Answer = Result<Result<Redemption, Refusal>, LedgerError>;
 /// What the database said to one member of a batch.

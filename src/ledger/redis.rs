@@ -61,6 +61,8 @@ pub struct RedisLedger {
     grace: Duration,
     /// Writes allowed redemptions to the database together; started on first use.
     group: std::sync::OnceLock<GroupCommit>,
+    /// Clears committed redemptions' pending entries, many per round trip.
+    settler: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<(String, String)>>,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> LedgerError {
@@ -100,6 +102,7 @@ impl RedisLedger {
             },
             grace: PENDING_GRACE,
             group: std::sync::OnceLock::new(),
+            settler: std::sync::OnceLock::new(),
         })
     }
 
@@ -331,14 +334,15 @@ impl RedisLedger {
     /// Clears a committed redemption's pending entry off the answer's path (a replay meanwhile
     /// finds it in the database all the same; a lost clear is the sweeper's).
     async fn settle_later(&self, campaign: i32, id: &str) {
-        let Ok(mut conn) = self.connection(OP_TIMEOUT).await else { return };
         let [.., pend] = self.keys(campaign);
-        let id = id.to_owned();
-        tokio::spawn(async move {
-            if let Err(e) = conn.hdel::<_, _, ()>(&pend, &id).await {
-                tracing::warn!(error = %e, "pending entry not cleared; the sweeper will");
+        let queue = match self.settler.get() {
+            Some(q) => q,
+            None => {
+                let Ok(conn) = self.connection(OP_TIMEOUT).await else { return };
+                self.settler.get_or_init(|| spawn_settler(conn))
             }
-        });
+        };
+        let _ = queue.send((pend, id.to_owned()));
     }
 
     async fn settle(&self, campaign: i32, id: &str) -> Result<(), LedgerError> {
@@ -416,6 +420,25 @@ impl RedisLedger {
         }
         Ok(settled)
     }
+}
+
+/// A task that takes (pending hash, redemption id) pairs and deletes whatever has gathered in
+/// one pipeline; stops when the ledger is dropped.
+fn spawn_settler(mut conn: ConnectionManager) -> tokio::sync::mpsc::UnboundedSender<(String, String)> {
+    let (queue, mut rx) = tokio::sync::mpsc::unbounded_channel::<(String, String)>();
+    tokio::spawn(async move {
+        let mut done = Vec::new();
+        while rx.recv_many(&mut done, 512).await > 0 {
+            let mut pipe = redis::pipe();
+            for (pend, id) in done.drain(..) {
+                pipe.hdel(pend, id).ignore();
+            }
+            if let Err(e) = pipe.query_async::<()>(&mut conn).await {
+                tracing::warn!(error = %e, "pending entries not cleared; the sweeper will");
+            }
+        }
+    });
+    queue
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]

@@ -267,12 +267,6 @@ pub fn commit_batch(conn: &mut Conn, batch: &[Redemption]) -> Result<bool, Store
     let refused = || StoreError::Conflict(BATCH_REFUSED.into());
     let outcome = conn.transaction(|conn| {
         for (&campaign, members) in &by_campaign {
-            let (sum, n) = (members.iter().map(|r| r.discount).sum::<i64>(), members.len() as i64);
-            let earliest = members.iter().map(|r| r.redeemed_at).min().ok_or_else(refused)?;
-            let latest = members.iter().map(|r| r.redeemed_at).max().ok_or_else(refused)?;
-            if !take_room(conn, campaign, (earliest, latest), sum, n)? {
-                return Err(refused());
-            }
             // Locked by primary key, checked here: a `status` condition would let a planner
             // without fresh statistics walk the (campaign, variant, status) index instead.
             let serials: Vec<i64> = members.iter().map(|r| r.serial).collect();
@@ -304,15 +298,24 @@ pub fn commit_batch(conn: &mut Conn, batch: &[Redemption]) -> Result<bool, Store
             .execute(c))?;
         }
         with_conn!(conn, |c| diesel::insert_into(redemptions::table).values(batch).execute(c))?;
+        // The hot campaign rows last, so they stay locked only for their update and the commit
+        // (batches on other committers do their voucher and insert work meanwhile).
+        for (&campaign, members) in &by_campaign {
+            let (sum, n) = (members.iter().map(|r| r.discount).sum::<i64>(), members.len() as i64);
+            let earliest = members.iter().map(|r| r.redeemed_at).min().ok_or_else(refused)?;
+            let latest = members.iter().map(|r| r.redeemed_at).max().ok_or_else(refused)?;
+            if !take_room(conn, campaign, (earliest, latest), sum, n)? {
+                return Err(refused());
+            }
+        }
         Ok(())
     });
     match outcome {
         Ok(()) => Ok(true),
         Err(StoreError::Conflict(m)) if m == BATCH_REFUSED => Ok(false),
-        Err(StoreError::Query(diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            _,
-        ))) => Ok(false),
+        // A unique index (a voucher or key taken meanwhile), a deadlock with another writer:
+        // one by one, each gets its own answer (and a dead connection its own error).
+        Err(StoreError::Query(diesel::result::Error::DatabaseError(..))) => Ok(false),
         Err(e) => Err(e),
     }
 }
