@@ -156,18 +156,21 @@ impl Generator {
         // written, so a takeover resumes after the last written batch.
         let (ready, mut batches) = tokio::sync::mpsc::channel::<Batch>(1);
         let reader = {
-            let (c2, keyring, db, after) =
-                (campaign.clone(), self.signing.keyring(), self.db.clone(), job.cursor.clone());
+            let (c2, signing, db, after) =
+                (campaign.clone(), self.signing.clone(), self.db.clone(), job.cursor.clone());
             tokio::task::spawn_blocking(move || -> Result<(), GenerationError> {
-                let mut conn = db.get()?;
                 let mut after = after;
-                while let Some(batch) = prepare_batch(&mut conn, &c2, &keyring, after.as_deref(), at_time)? {
+                loop {
+                    // A connection per batch, given back before waiting for the writer: a pool
+                    // of one (SQLite in memory) alternates instead of deadlocking.
+                    let keyring = signing.keyring();
+                    let next = prepare_batch(&mut db.get()?, &c2, &keyring, after.as_deref(), at_time)?;
+                    let Some(batch) = next else { return Ok(()) };
                     after = Some(batch.last.clone());
                     if ready.blocking_send(batch).is_err() {
-                        break; // the writer stopped; its error is the one to report
+                        return Ok(()); // the writer stopped; its error is the one to report
                     }
                 }
-                Ok(())
             })
         };
         while let Some(batch) = batches.recv().await {

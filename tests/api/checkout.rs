@@ -18,9 +18,8 @@ pub(crate) struct Shop {
     pub vouchers: Vec<(String, String)>,
 }
 
-/// An app with `n` consented customers and a generated campaign (JSON overrides merged in).
-pub(crate) async fn shop(opts: Options, n: usize, overrides: Value) -> Shop {
-    let app = TestApp::spawn_with(opts).await;
+/// Imports `n` customers `s-00000`… with the `personalized_offers` consent granted.
+pub(crate) async fn import_consented(app: &TestApp, n: usize) {
     let mut ndjson = String::new();
     for i in 0..n {
         ndjson += &format!(
@@ -36,6 +35,12 @@ pub(crate) async fn shop(opts: Options, n: usize, overrides: Value) -> Shop {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
+}
+
+/// An app with `n` consented customers and a generated campaign (JSON overrides merged in).
+pub(crate) async fn shop(opts: Options, n: usize, overrides: Value) -> Shop {
+    let app = TestApp::spawn_with(opts).await;
+    import_consented(&app, n).await;
     let campaign = app.campaign(overrides).await;
     let job = app.generate(&campaign).await;
     assert_eq!(job["issued"], n as i64, "{job}");

@@ -672,3 +672,22 @@ async fn an_import_applies_lines_in_order_even_for_one_customer_twice() {
     let fresh: Value = app.get("/v1/customers/fresh/export", &app.admin_key).await.json().await.unwrap();
     assert_eq!(fresh["customer"]["loyalty_tier"], "silver");
 }
+
+#[tokio::test]
+async fn a_job_of_several_batches_runs_on_a_pool_of_one_connection() {
+    // SQLite in memory has exactly one connection: the job's reader and writer must take turns.
+    let app = TestApp::spawn().await;
+    let n = 2 * generation::BATCH as usize + 7;
+    crate::checkout::import_consented(&app, n).await;
+    let campaign: i32 = app.campaign(json!({})).await.parse().unwrap();
+    let one = vouchsafe::store::Db::connect(&app.db.url, 1).unwrap();
+    let generator = Generator::new(one, app.state.signing.clone());
+    let job = generator.enqueue(campaign).await.unwrap();
+    let ran = tokio::time::timeout(std::time::Duration::from_secs(60), generator.run(&job.id))
+        .await
+        .expect("the job finished instead of waiting for a second connection");
+    assert!(ran.unwrap(), "the job was this generator's to run");
+    let issued =
+        sql_count(&app, format!("SELECT COUNT(*) AS n FROM vouchers WHERE campaign_id = {campaign}")).await;
+    assert_eq!(issued, n as i64);
+}
