@@ -9,7 +9,10 @@
 //! a busy one commits more per flush. A batch the database would refuse in part (possible only
 //! after Redis lost data) is written one by one instead, so each caller gets its own answer.
 
-use std::sync::Arc;
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use tokio::sync::{mpsc, oneshot, Mutex};
 
@@ -32,22 +35,27 @@ type Written = Result<Result<Redemption, Refusal>, StoreError>;
 struct Job {
     redemption: Redemption,
     answer: oneshot::Sender<Answer>,
+    /// Not written after this: its pending entry may be near the sweeper's grace by then.
+    deadline: Instant,
 }
 
 /// The queue in front of the committers.
 pub struct GroupCommit {
     queue: mpsc::UnboundedSender<Job>,
+    max_wait: Duration,
 }
 
 impl GroupCommit {
-    /// Starts the committers on the current Tokio runtime; they stop when this is dropped.
-    pub fn start(db: Db) -> Self {
+    /// Starts the committers on the current Tokio runtime; they stop when this is dropped. A
+    /// redemption still queued after `max_wait` is answered unavailable and never written (keep
+    /// it well under the sweeper's grace, so the sweeper never releases what is then written).
+    pub fn start(db: Db, max_wait: Duration) -> Self {
         let (queue, rx) = mpsc::unbounded_channel();
         let rx = Arc::new(Mutex::new(rx));
         for _ in 0..COMMITTERS {
             tokio::spawn(committer(db.clone(), rx.clone()));
         }
-        GroupCommit { queue }
+        GroupCommit { queue, max_wait }
     }
 
     /// Writes `r` to the database with whatever else is waiting, as [`redemptions::commit`]
@@ -55,7 +63,7 @@ impl GroupCommit {
     pub async fn commit(&self, r: Redemption) -> Answer {
         let (answer, done) = oneshot::channel();
         self.queue
-            .send(Job { redemption: r, answer })
+            .send(Job { redemption: r, answer, deadline: Instant::now() + self.max_wait })
             .map_err(|_| LedgerError::Unavailable("the ledger is shutting down".into()))?;
         done.await.map_err(|_| LedgerError::Unavailable("the ledger is shutting down".into()))?
     }
@@ -76,6 +84,15 @@ async fn committer(db: Db, rx: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>) {
                     Err(_) => break,
                 }
             }
+        }
+        let now = Instant::now();
+        let (jobs, late): (Vec<Job>, Vec<Job>) = jobs.into_iter().partition(|j| j.deadline > now);
+        for job in late {
+            let _ =
+                job.answer.send(Err(LedgerError::Unavailable("the database did not commit in time".into())));
+        }
+        if jobs.is_empty() {
+            continue;
         }
         let rows: Vec<Redemption> = jobs.iter().map(|j| j.redemption.clone()).collect();
         let written = db.run(move |c| write(c, rows)).await;

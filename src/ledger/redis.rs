@@ -62,7 +62,7 @@ pub struct RedisLedger {
     /// Writes allowed redemptions to the database together; started on first use.
     group: std::sync::OnceLock<GroupCommit>,
     /// Clears committed redemptions' pending entries, many per round trip.
-    settler: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<(String, String)>>,
+    settler: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<(i32, String)>>,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> LedgerError {
@@ -87,7 +87,7 @@ impl RedisLedger {
     /// reloads from and commits to (`None` only for readiness checks). Does not connect yet.
     pub fn new(url: &str, prefix: &str, db: Option<Db>) -> Result<Self, LedgerError> {
         let client = redis::Client::open(url).map_err(unavailable)?;
-        Ok(RedisLedger {
+        let ledger = RedisLedger {
             client,
             prefix: prefix.to_owned(),
             db,
@@ -103,7 +103,17 @@ impl RedisLedger {
             grace: PENDING_GRACE,
             group: std::sync::OnceLock::new(),
             settler: std::sync::OnceLock::new(),
-        })
+        };
+        // Started here, on the runtime that builds the ledger (the service's main one), not on
+        // whichever HTTP worker redeems first: a worker stopped at shutdown must not take
+        // other workers' commits with it. Outside a runtime they start on first use.
+        if tokio::runtime::Handle::try_current().is_ok() {
+            if let Some(db) = &ledger.db {
+                ledger.group.get_or_init(|| GroupCommit::start(db.clone(), ledger.grace / 2));
+            }
+            ledger.settler.get_or_init(|| ledger.spawn_settler());
+        }
+        Ok(ledger)
     }
 
     /// How old a pending entry must be before the sweeper settles it (default
@@ -124,8 +134,7 @@ impl RedisLedger {
 
     /// The keys of a campaign, in the order every script takes them.
     fn keys(&self, campaign: i32) -> [String; 5] {
-        let base = format!("{}:{{c:{campaign}}}", self.prefix);
-        ["meta", "red", "void", "idem", "pend"].map(|k| format!("{base}:{k}"))
+        ["meta", "red", "void", "idem", "pend"].map(|k| campaign_key(&self.prefix, campaign, k))
     }
 
     fn pending_index(&self) -> String {
@@ -138,10 +147,7 @@ impl RedisLedger {
         if let Some(conn) = slot.as_ref() {
             return Ok(conn.clone());
         }
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout))
-            .set_number_of_retries(1);
+        let config = manager_config(timeout);
         let conn =
             tokio::time::timeout(timeout, ConnectionManager::new_with_config(self.client.clone(), config))
                 .await
@@ -207,7 +213,7 @@ impl RedisLedger {
     /// campaign is loaded (by this or another instance).
     async fn ensure_loaded(&self, campaign: i32) -> Result<(), LedgerError> {
         let [meta, red, void, idem, pend] = self.keys(campaign);
-        let lock = format!("{}:{{c:{campaign}}}:lock", self.prefix);
+        let lock = campaign_key(&self.prefix, campaign, "lock");
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
             let mut conn = self.connection(OP_TIMEOUT).await?;
@@ -334,19 +340,46 @@ impl RedisLedger {
     /// Clears a committed redemption's pending entry off the answer's path (a replay meanwhile
     /// finds it in the database all the same; a lost clear is the sweeper's).
     async fn settle_later(&self, campaign: i32, id: &str) {
-        let [.., pend] = self.keys(campaign);
-        let queue = match self.settler.get() {
-            Some(q) => q,
-            None => {
-                let Ok(conn) = self.connection(OP_TIMEOUT).await else { return };
-                self.settler.get_or_init(|| spawn_settler(conn))
-            }
-        };
-        let _ = queue.send((pend, id.to_owned()));
+        let queue = self.settler.get_or_init(|| self.spawn_settler());
+        let _ = queue.send((campaign, id.to_owned()));
     }
 
     async fn settle(&self, campaign: i32, id: &str) -> Result<(), LedgerError> {
-        self.invoke(&self.scripts.settle, campaign, vec![id.to_owned()]).await.map(|_| ())
+        let mut conn = self.connection(OP_TIMEOUT).await?;
+        settle_all(&mut conn, &self.scripts.settle, &self.prefix, campaign, &[id.to_owned()]).await
+    }
+
+    /// A task that takes (campaign, redemption id) pairs and settles whatever has gathered, one
+    /// script call per campaign; stops when the ledger is dropped.
+    fn spawn_settler(&self) -> tokio::sync::mpsc::UnboundedSender<(i32, String)> {
+        let (queue, mut rx) = tokio::sync::mpsc::unbounded_channel::<(i32, String)>();
+        let (client, script, prefix) =
+            (self.client.clone(), self.scripts.settle.clone(), self.prefix.clone());
+        tokio::spawn(async move {
+            let mut conn: Option<ConnectionManager> = None;
+            let mut done = Vec::new();
+            while rx.recv_many(&mut done, 512).await > 0 {
+                let mut by_campaign: std::collections::BTreeMap<i32, Vec<String>> = Default::default();
+                for (campaign, id) in done.drain(..) {
+                    by_campaign.entry(campaign).or_default().push(id);
+                }
+                if conn.is_none() {
+                    let manager =
+                        ConnectionManager::new_with_config(client.clone(), manager_config(OP_TIMEOUT));
+                    conn = tokio::time::timeout(OP_TIMEOUT, manager).await.ok().and_then(Result::ok);
+                }
+                let Some(c) = conn.as_mut() else {
+                    tracing::warn!("pending entries not cleared (no Redis connection); the sweeper will");
+                    continue;
+                };
+                for (campaign, ids) in by_campaign {
+                    if let Err(e) = settle_all(c, &script, &prefix, campaign, &ids).await {
+                        tracing::warn!(error = %e, "pending entries not cleared; the sweeper will");
+                    }
+                }
+            }
+        });
+        queue
     }
 
     /// Waits for a replayed redemption to reach the database (its first request may still be
@@ -357,6 +390,7 @@ impl RedisLedger {
         let [.., pend] = self.keys(campaign);
         // Long enough for a loaded database to commit the first request; it commits or fails.
         let deadline = Instant::now() + Duration::from_secs(20);
+        let mut pause = Duration::from_millis(2);
         loop {
             let mut conn = self.connection(OP_TIMEOUT).await?;
             let pending: bool = conn.hexists(&pend, &id).await.map_err(unavailable)?;
@@ -370,7 +404,8 @@ impl RedisLedger {
                     "the first request with this key has not finished".into(),
                 ));
             }
-            tokio::time::sleep(Duration::from_millis(10)).await;
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(200));
         }
     }
 
@@ -422,23 +457,34 @@ impl RedisLedger {
     }
 }
 
-/// A task that takes (pending hash, redemption id) pairs and deletes whatever has gathered in
-/// one pipeline; stops when the ledger is dropped.
-fn spawn_settler(mut conn: ConnectionManager) -> tokio::sync::mpsc::UnboundedSender<(String, String)> {
-    let (queue, mut rx) = tokio::sync::mpsc::unbounded_channel::<(String, String)>();
-    tokio::spawn(async move {
-        let mut done = Vec::new();
-        while rx.recv_many(&mut done, 512).await > 0 {
-            let mut pipe = redis::pipe();
-            for (pend, id) in done.drain(..) {
-                pipe.hdel(pend, id).ignore();
-            }
-            if let Err(e) = pipe.query_async::<()>(&mut conn).await {
-                tracing::warn!(error = %e, "pending entries not cleared; the sweeper will");
-            }
-        }
-    });
-    queue
+/// A reconnecting connection that gives up on a call after `timeout`.
+fn manager_config(timeout: Duration) -> ConnectionManagerConfig {
+    ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(timeout))
+        .set_response_timeout(Some(timeout))
+        .set_number_of_retries(1)
+}
+
+/// The key `name` of a campaign; every key of a campaign shares its hash tag.
+fn campaign_key(prefix: &str, campaign: i32, name: &str) -> String {
+    format!("{prefix}:{{c:{campaign}}}:{name}")
+}
+
+/// Drops the pending entries of committed redemptions (see `settle.lua`).
+async fn settle_all(
+    conn: &mut ConnectionManager,
+    script: &Script,
+    prefix: &str,
+    campaign: i32,
+    ids: &[String],
+) -> Result<(), LedgerError> {
+    let mut inv = script.prepare_invoke();
+    inv.key(campaign_key(prefix, campaign, "pend")).key(campaign_key(prefix, campaign, "lock")).arg(ids);
+    tokio::time::timeout(OP_TIMEOUT, inv.invoke_async::<i64>(conn))
+        .await
+        .map_err(|_| LedgerError::Unavailable("redis did not answer in time".into()))?
+        .map(|_| ())
+        .map_err(unavailable)
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -621,7 +667,7 @@ impl RedisLedger {
             None => return Err(LedgerError::Unavailable("empty ledger answer".into())),
         }
         let db = self.db()?;
-        let group = self.group.get_or_init(|| GroupCommit::start(db.clone()));
+        let group = self.group.get_or_init(|| GroupCommit::start(db.clone(), self.grace / 2));
         // Not acknowledged on an error; the pending entry stays for the sweeper to settle.
         let committed = group.commit(r.clone()).await?;
         match committed {

@@ -314,8 +314,12 @@ pub fn commit_batch(conn: &mut Conn, batch: &[Redemption]) -> Result<bool, Store
         Ok(()) => Ok(true),
         Err(StoreError::Conflict(m)) if m == BATCH_REFUSED => Ok(false),
         // A unique index (a voucher or key taken meanwhile), a deadlock with another writer:
-        // one by one, each gets its own answer (and a dead connection its own error).
-        Err(StoreError::Query(diesel::result::Error::DatabaseError(..))) => Ok(false),
+        // one by one, each gets its own answer. A lost connection fails the whole batch.
+        Err(StoreError::Query(diesel::result::Error::DatabaseError(kind, _)))
+            if !matches!(kind, diesel::result::DatabaseErrorKind::ClosedConnection) =>
+        {
+            Ok(false)
+        }
         Err(e) => Err(e),
     }
 }

@@ -593,6 +593,42 @@ async fn a_group_commit_writes_all_or_nothing_and_keeps_the_budget() {
     assert_eq!(s.spent().await, (7500, 3));
 }
 
+#[tokio::test]
+async fn pending_entries_are_not_cleared_during_a_reload_and_the_sweeper_settles_them() {
+    let redis = OwnRedis::start();
+    let s = shop(Options { redis_url: Some(redis.url()), ..Options::default() }, 2, json!({})).await;
+    let prefix = s.app.redis.as_ref().unwrap().prefix.clone();
+    let key = |name: &str| format!("{prefix}:{{c:{}}}:{name}", s.campaign);
+    let client = redis::Client::open(redis.url().as_str()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let pending = |mut conn: redis::aio::MultiplexedConnection, k: String| async move {
+        redis::cmd("HLEN").arg(k).query_async::<i64>(&mut conn).await.unwrap()
+    };
+    assert_eq!(s.redeem(&s.vouchers[0].0, &s.vouchers[0].1, "o-0", 10000).await.status(), 201);
+    let started = std::time::Instant::now();
+    while pending(conn.clone(), key("pend")).await > 0 {
+        assert!(started.elapsed() < Duration::from_secs(5), "a committed entry is cleared soon after");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // While another instance holds the reload lock, a committed redemption's pending entry
+    // stays: the reload keeps it, instead of losing it between its snapshot and its write.
+    let _: () = redis::cmd("SET").arg(key("lock")).arg("other").query_async(&mut conn).await.unwrap();
+    assert_eq!(s.redeem(&s.vouchers[1].0, &s.vouchers[1].1, "o-1", 10000).await.status(), 201);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(pending(conn.clone(), key("pend")).await, 1);
+
+    let _: () = redis::cmd("DEL").arg(key("lock")).query_async(&mut conn).await.unwrap();
+    let survivor = RedisLedger::new(&redis.url(), &prefix, Some(s.app.state.db.clone()))
+        .unwrap()
+        .with_grace(Duration::ZERO);
+    assert_eq!(survivor.sweep().await.unwrap(), 1, "settled: the database has it");
+    assert_eq!(pending(conn.clone(), key("pend")).await, 0);
+    assert_problem(s.redeem(&s.vouchers[1].0, &s.vouchers[1].1, "o-9", 10000).await, 409, "already_redeemed")
+        .await;
+    assert_eq!(s.live_rows().await, 2);
+}
+
 /// Starts `vouchsafe serve` on the shop's database (and Redis prefix); returns it and its address.
 fn serve_child(s: &Shop) -> (std::process::Child, String) {
     use std::io::BufRead;

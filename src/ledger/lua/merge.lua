@@ -5,18 +5,22 @@
 local taken = 0
 for _, raw in ipairs(redis.call('HVALS', KEYS[5])) do
   local ok, p = pcall(cjson.decode, raw)
-  if ok and type(p) == 'table' and type(p.redemption) == 'table' then
-    local r = p.redemption
-    local serial = string.format('%d', r.serial)
+  local r = ok and type(p) == 'table' and p.redemption
+  if type(r) == 'table' and tonumber(r.serial) and tonumber(r.discount) and r.id and r.order_id then
+    local serial = string.format('%d', tonumber(r.serial))
+    local id = tostring(r.id)
     if redis.call('HEXISTS', KEYS[2], serial) == 0 then
-      redis.call('HSET', KEYS[2], serial, r.id)
-      redis.call('HINCRBY', KEYS[1], 'spent', r.discount)
+      redis.call('HSET', KEYS[2], serial, id)
+      redis.call('HINCRBY', KEYS[1], 'spent', tonumber(r.discount))
       redis.call('HINCRBY', KEYS[1], 'count', 1)
-      local entry = r.id .. '|' .. (type(r.request_hash) == 'string' and r.request_hash or '')
-      if type(r.idem_key) == 'string' then
-        redis.call('HSET', KEYS[4], 'k:' .. r.api_key_id .. ':' .. r.idem_key, entry)
+      local hash = type(r.request_hash) == 'string' and r.request_hash or ''
+      local entry = id .. '|' .. hash
+      -- Without its request hash (an entry from before it was kept) a replay by key would read
+      -- as reused; the database answers it instead.
+      if type(r.idem_key) == 'string' and hash ~= '' then
+        redis.call('HSET', KEYS[4], 'k:' .. tostring(r.api_key_id) .. ':' .. r.idem_key, entry)
       end
-      redis.call('HSET', KEYS[4], 'o:' .. serial .. ':' .. r.order_id, entry)
+      redis.call('HSET', KEYS[4], 'o:' .. serial .. ':' .. tostring(r.order_id), entry)
       taken = taken + 1
     end
   end
