@@ -14,7 +14,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::sync::{mpsc, oneshot};
 
 use super::LedgerError;
 use crate::store::{
@@ -46,16 +46,21 @@ pub struct GroupCommit {
 }
 
 impl GroupCommit {
-    /// Starts the committers on the current Tokio runtime; they stop when this is dropped. A
-    /// redemption still queued after `max_wait` is answered unavailable and never written (keep
-    /// it well under the sweeper's grace, so the sweeper never releases what is then written).
-    pub fn start(db: Db, max_wait: Duration) -> Self {
+    /// Starts the committers, each on its own thread (they wait on the database, and belong to
+    /// no async runtime, so no HTTP worker's shutdown takes them along); they stop when this is
+    /// dropped. A redemption still queued after `max_wait` is answered unavailable and never
+    /// written (keep it well under the sweeper's grace, so the sweeper never releases what is
+    /// then written).
+    pub fn start(db: Db, max_wait: Duration) -> std::io::Result<Self> {
         let (queue, rx) = mpsc::unbounded_channel();
-        let rx = Arc::new(Mutex::new(rx));
-        for _ in 0..COMMITTERS {
-            tokio::spawn(committer(db.clone(), rx.clone()));
+        let rx = Arc::new(std::sync::Mutex::new(rx));
+        for i in 0..COMMITTERS {
+            let (db, rx) = (db.clone(), rx.clone());
+            std::thread::Builder::new()
+                .name(format!("vouchsafe-commit-{i}"))
+                .spawn(move || committer(&db, &rx))?;
         }
-        GroupCommit { queue, max_wait }
+        Ok(GroupCommit { queue, max_wait })
     }
 
     /// Writes `r` to the database with whatever else is waiting, as [`redemptions::commit`]
@@ -69,12 +74,12 @@ impl GroupCommit {
     }
 }
 
-async fn committer(db: Db, rx: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>) {
+fn committer(db: &Db, rx: &std::sync::Mutex<mpsc::UnboundedReceiver<Job>>) {
     loop {
         let mut jobs = Vec::new();
         {
-            let mut rx = rx.lock().await;
-            match rx.recv().await {
+            let mut rx = rx.lock().unwrap_or_else(|p| p.into_inner());
+            match rx.blocking_recv() {
                 Some(job) => jobs.push(job),
                 None => return,
             }
@@ -95,8 +100,7 @@ async fn committer(db: Db, rx: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>) {
             continue;
         }
         let rows: Vec<Redemption> = jobs.iter().map(|j| j.redemption.clone()).collect();
-        let written = db.run(move |c| write(c, rows)).await;
-        match written {
+        match db.get().and_then(|mut c| write(&mut c, rows)) {
             Ok(answers) => {
                 for (job, answer) in jobs.into_iter().zip(answers) {
                     let _ = job.answer.send(answer.map_err(LedgerError::from));

@@ -59,8 +59,8 @@ pub struct RedisLedger {
     conn: Mutex<Option<ConnectionManager>>,
     scripts: Scripts,
     grace: Duration,
-    /// Writes allowed redemptions to the database together; started on first use.
-    group: std::sync::OnceLock<GroupCommit>,
+    /// Writes allowed redemptions to the database together (`None` without a database).
+    group: Option<GroupCommit>,
     /// Clears committed redemptions' pending entries, many per round trip.
     settler: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<(i32, String)>>,
 }
@@ -87,7 +87,7 @@ impl RedisLedger {
     /// reloads from and commits to (`None` only for readiness checks). Does not connect yet.
     pub fn new(url: &str, prefix: &str, db: Option<Db>) -> Result<Self, LedgerError> {
         let client = redis::Client::open(url).map_err(unavailable)?;
-        let ledger = RedisLedger {
+        let mut ledger = RedisLedger {
             client,
             prefix: prefix.to_owned(),
             db,
@@ -101,16 +101,18 @@ impl RedisLedger {
                 merge: include_str!("lua/merge.lua"),
             },
             grace: PENDING_GRACE,
-            group: std::sync::OnceLock::new(),
+            group: None,
             settler: std::sync::OnceLock::new(),
         };
+        if let Some(db) = &ledger.db {
+            let group = GroupCommit::start(db.clone(), ledger.grace / 2)
+                .map_err(|e| LedgerError::Unavailable(format!("cannot start the committers: {e}")))?;
+            ledger.group = Some(group);
+        }
         // Started here, on the runtime that builds the ledger (the service's main one), not on
-        // whichever HTTP worker redeems first: a worker stopped at shutdown must not take
-        // other workers' commits with it. Outside a runtime they start on first use.
+        // whichever HTTP worker redeems first: a worker stopped at shutdown must not take other
+        // workers' settles with it. Outside a runtime it starts on first use.
         if tokio::runtime::Handle::try_current().is_ok() {
-            if let Some(db) = &ledger.db {
-                ledger.group.get_or_init(|| GroupCommit::start(db.clone(), ledger.grace / 2));
-            }
             ledger.settler.get_or_init(|| ledger.spawn_settler());
         }
         Ok(ledger)
@@ -666,8 +668,8 @@ impl RedisLedger {
             }
             None => return Err(LedgerError::Unavailable("empty ledger answer".into())),
         }
-        let db = self.db()?;
-        let group = self.group.get_or_init(|| GroupCommit::start(db.clone(), self.grace / 2));
+        let group =
+            self.group.as_ref().ok_or_else(|| LedgerError::Unavailable("ledger has no database".into()))?;
         // Not acknowledged on an error; the pending entry stays for the sweeper to settle.
         let committed = group.commit(r.clone()).await?;
         match committed {
