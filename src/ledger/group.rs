@@ -2,7 +2,7 @@
 //!
 //! Every redemption must be in the database before its 2xx, and on PostgreSQL one transaction
 //! per redemption is bounded by the hot campaign row (each holds its lock through a WAL flush).
-//! Here a few committer tasks each take whatever redemptions are waiting (up to [`MAX_BATCH`])
+//! Here a few committer threads each take whatever redemptions are waiting (up to [`MAX_BATCH`])
 //! and write them in one transaction ([`redemptions::commit_batch`]): one budget update per
 //! campaign for the sum, one voucher update, one multi-row insert, one flush. There is no
 //! timer: while one batch commits, the next one gathers, so an idle service answers at once and
