@@ -393,13 +393,17 @@ impl RedisLedger {
         // Long enough for a loaded database to commit the first request; it commits or fails.
         let deadline = Instant::now() + Duration::from_secs(20);
         let mut pause = Duration::from_millis(2);
+        let first = |db: Db, rid: String| async move { db.run(move |c| redemptions::get(c, &rid)).await };
         loop {
+            if let Some(found) = first(db.clone(), id.clone()).await? {
+                return Ok(Some(Redeemed::Replay(found)));
+            }
             let mut conn = self.connection(OP_TIMEOUT).await?;
             let pending: bool = conn.hexists(&pend, &id).await.map_err(unavailable)?;
             if !pending {
-                // Settled only after its commit, so the database has it unless it was undone.
-                let rid = id.clone();
-                return Ok(db.run(move |c| redemptions::get(c, &rid)).await?.map(Redeemed::Replay));
+                // Settled only after its commit: if it was settled since the read above, the
+                // database has it now; if the database still has none, it was undone.
+                return Ok(first(db.clone(), id.clone()).await?.map(Redeemed::Replay));
             }
             if Instant::now() > deadline {
                 return Err(LedgerError::Unavailable(
