@@ -26,14 +26,7 @@ pub(crate) async fn import_consented(app: &TestApp, n: usize) {
             "{{\"id\": \"s-{i:05}\", \"consent\": {{\"purpose\": \"personalized_offers\", \"granted\": true, \"source\": \"t\", \"policy_version\": \"1\"}}}}\n"
         );
     }
-    let resp = app
-        .client
-        .post(app.url("/v1/customers/import"))
-        .bearer_auth(&app.admin_key)
-        .body(ndjson)
-        .send()
-        .await
-        .unwrap();
+    let resp = app.import(ndjson).await;
     assert_eq!(resp.status(), 200);
 }
 

@@ -273,15 +273,7 @@ async fn import_reports_each_bad_line_writes_the_good_ones_and_is_idempotent() {
     let app = TestApp::spawn().await;
     let (file, good, bad) = import_file();
     let post = || async {
-        let resp = app
-            .client
-            .post(app.url("/v1/customers/import"))
-            .bearer_auth(&app.admin_key)
-            .header("content-type", "application/x-ndjson")
-            .body(file.clone())
-            .send()
-            .await
-            .unwrap();
+        let resp = app.import(file.clone()).await;
         assert_eq!(resp.status(), 200);
         resp.json::<Value>().await.unwrap()
     };
@@ -327,14 +319,7 @@ async fn generation_issues_exactly_the_eligible_customers_once_even_with_concurr
         };
         ndjson += &format!("{{\"id\": \"g-{i:05}\", \"loyalty_tier\": \"t{}\"{consent}}}\n", i % 5);
     }
-    let resp = app
-        .client
-        .post(app.url("/v1/customers/import"))
-        .bearer_auth(&app.admin_key)
-        .body(ndjson)
-        .send()
-        .await
-        .unwrap();
+    let resp = app.import(ndjson).await;
     assert_eq!(resp.status(), 200);
     let id = app
         .campaign(json!({"segment": {"kind": "loyalty_tier", "tiers": ["T1", "t2", "t3"]},
@@ -652,14 +637,7 @@ async fn an_import_applies_lines_in_order_even_for_one_customer_twice() {
         r#"{"id": "fresh", "loyalty_tier": "silver"}"#,
     ]
     .join("\n");
-    let resp = app
-        .client
-        .post(app.url("/v1/customers/import"))
-        .bearer_auth(&app.admin_key)
-        .body(file)
-        .send()
-        .await
-        .unwrap();
+    let resp = app.import(file).await;
     let summary: Value = resp.json().await.unwrap();
     assert_eq!(summary["imported"], 4, "{summary}");
     assert_eq!(summary["voided_vouchers"], 1, "the revocation voided the open voucher: {summary}");

@@ -194,6 +194,18 @@ impl TestApp {
     }
 
     /// A new key with these scopes (comma-separated).
+    /// Posts an NDJSON customer import with the admin key.
+    pub async fn import(&self, ndjson: String) -> reqwest::Response {
+        self.client
+            .post(self.url("/v1/customers/import"))
+            .bearer_auth(&self.admin_key)
+            .header("content-type", "application/x-ndjson")
+            .body(ndjson)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn key(&self, scopes: &str) -> String {
         let scopes: Scopes = scopes.parse().unwrap();
         self.state.db.run(move |c| api_keys::create(c, "test", scopes)).await.unwrap().1
