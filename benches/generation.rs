@@ -62,6 +62,7 @@ use vouchsafe::{
     domain::{
         campaign::{Budget, Discount, Variant},
         customer::{Birthday, OFFERS_PURPOSE},
+        money::Money,
         segment::Segment,
     },
     generation::{Generator, BATCH},
@@ -204,7 +205,7 @@ fn new_campaign(name: &str) -> NewCampaign {
             Variant {
                 name: "five_off".to_owned(),
                 weight: 50,
-                discount: Some(Discount::Amount { amount: 500 }),
+                discount: Some(Discount::Amount { amount: Money::new(500).unwrap() }),
             },
         ],
     }

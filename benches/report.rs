@@ -22,6 +22,7 @@ use vouchsafe::{
     config::{DatabaseUrl, Settings, SqliteTarget},
     domain::{
         campaign::{Budget, Discount, Variant},
+        money::Money,
         segment::Segment,
     },
     reporting,
@@ -96,15 +97,19 @@ fn main() {
         name: "report bench".into(),
         currency: "EUR".into(),
         segment: Segment::AllConsented,
-        discount: Discount::Percent { percent: 20, max_amount: Some(3000) },
+        discount: Discount::Percent { percent: 20, max_amount: Some(Money::new(3000).unwrap()) },
         min_order: 0,
-        budget: Budget { max_amount: Some(i64::MAX / 4), max_redemptions: None },
+        budget: Budget { max_amount: Some(Money::MAX), max_redemptions: None },
         starts_at: (now - chrono::Duration::days(30)).naive_utc(),
         expires_at: (now + chrono::Duration::days(30)).naive_utc(),
         prefix: "BENCH".into(),
         variants: vec![
             Variant { name: "control".into(), weight: 1, discount: None },
-            Variant { name: "b".into(), weight: 1, discount: Some(Discount::Amount { amount: 1000 }) },
+            Variant {
+                name: "b".into(),
+                weight: 1,
+                discount: Some(Discount::Amount { amount: Money::new(1000).unwrap() }),
+            },
         ],
     };
     let mut conn = db.get().unwrap();

@@ -67,6 +67,11 @@ impl Generator {
         Arc::new(Generator { db, signing, owner: format!("w_{}", hex::encode(raw)), wake: Notify::new() })
     }
 
+    /// Wakes the worker loop: a job was queued (by a caller that wrote it itself).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
     /// Queues a job and wakes the worker.
     pub async fn enqueue(&self, campaign_id: i32) -> Result<jobs::JobRow, StoreError> {
         let job = self.db.run(move |c| jobs::create(c, campaign_id)).await?;

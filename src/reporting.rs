@@ -11,6 +11,12 @@ fn utc(t: chrono::NaiveDateTime) -> DateTime<Utc> {
     DateTime::from_naive_utc_and_offset(t, Utc)
 }
 
+/// An exact sum, as the report's `i64` fields carry it: sums of amounts within API.md's bound
+/// stay far below `i64::MAX`; only rows written before the bound could reach it.
+fn clamp(sum: i128) -> i64 {
+    i64::try_from(sum).unwrap_or(if sum < 0 { i64::MIN } else { i64::MAX })
+}
+
 /// The report of a campaign as of now; `None` when there is no such campaign.
 pub async fn report(db: &Db, campaign_id: i32) -> Result<Option<Report>, StoreError> {
     let data = db
@@ -29,7 +35,7 @@ pub async fn report(db: &Db, campaign_id: i32) -> Result<Option<Report>, StoreEr
         starts_at: utc(campaign.starts_at),
         expires_at: utc(campaign.expires_at),
         as_of: Utc::now(),
-        max_amount: campaign.budget.max_amount,
+        max_amount: campaign.budget.max_amount.map(crate::domain::money::Money::minor),
         max_redemptions: campaign.budget.max_redemptions,
         variants: campaign
             .variants
@@ -40,8 +46,8 @@ pub async fn report(db: &Db, campaign_id: i32) -> Result<Option<Report>, StoreEr
                 weight: v.weight,
                 issued: t.issued.max(0) as u64,
                 redeemed: t.redeemed.max(0) as u64,
-                discount_spent: t.discount,
-                order_value: t.order_value,
+                discount_spent: clamp(t.discount),
+                order_value: clamp(t.order_value),
             })
             .collect(),
         daily: agg
@@ -50,7 +56,7 @@ pub async fn report(db: &Db, campaign_id: i32) -> Result<Option<Report>, StoreEr
             .map(|(date, n, d)| DailyInput {
                 date: *date,
                 redemptions: (*n).max(0) as u64,
-                discount_spent: *d,
+                discount_spent: clamp(*d),
             })
             .collect(),
     };

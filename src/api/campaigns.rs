@@ -8,13 +8,17 @@ use serde::{Deserialize, Serialize};
 use super::{
     auth::{Authorized, CampaignReadScope, CrmScope},
     customers::utc,
-    error::ApiError,
+    error::{parse_body, ApiError},
     idempotency, AppState,
 };
 use crate::{
     domain::{
-        campaign::{parse_prefix, validate_variants, Budget, CampaignStatus, Discount, Variant},
+        campaign::{
+            check_dates, parse_name, parse_prefix, validate_variants, Budget, CampaignStatus, Discount,
+            Variant,
+        },
         customer::{parse_currency, CustomerId},
+        money::Money,
         segment::Segment,
     },
     issuance::{self, IssueError},
@@ -45,7 +49,7 @@ pub struct CreateCampaign {
     pub discount: Discount,
     /// Minimum order amount (minor units) for a code to apply; default 0.
     #[serde(default)]
-    pub min_order: i64,
+    pub min_order: Money,
     #[serde(default)]
     pub budget: Budget,
     /// Default: now.
@@ -62,26 +66,18 @@ pub struct CreateCampaign {
 
 impl CreateCampaign {
     fn parse(self) -> Result<NewCampaign, ApiError> {
-        let bad = |(field, detail): (String, String)| ApiError::invalid(field, detail);
-        let name = self.name.trim().to_owned();
-        if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
-            return Err(ApiError::invalid("name", "name must be 1 to 200 printable characters"));
-        }
+        let name = parse_name(&self.name)?;
         let currency = parse_currency(&self.currency).map_err(|e| ApiError::invalid("currency", e))?;
         let segment = self.segment.validated().map_err(|(f, d)| ApiError::invalid(f, d))?;
-        let discount = self.discount.validated("discount").map_err(bad)?;
-        if self.min_order < 0 {
-            return Err(ApiError::invalid("min_order", "min_order must not be negative"));
-        }
-        let budget = self.budget.validated().map_err(bad)?;
-        let starts_at = self.starts_at.unwrap_or_else(Utc::now);
-        if self.expires_at <= starts_at {
-            return Err(ApiError::invalid("expires_at", "expires_at must be after starts_at"));
-        }
+        let discount = self.discount.validated("discount")?;
+        let budget = self.budget.validated()?;
+        let now = Utc::now();
+        let starts_at = self.starts_at.unwrap_or(now);
+        check_dates(starts_at.naive_utc(), self.expires_at.naive_utc(), now.naive_utc())?;
         let variants = self
             .variants
             .unwrap_or_else(|| vec![Variant { name: "default".into(), weight: 1, discount: None }]);
-        let variants = validate_variants(variants).map_err(bad)?;
+        let variants = validate_variants(variants)?;
         let prefix = match self.code {
             Some(c) => parse_prefix(&c.prefix).map_err(|e| ApiError::invalid("code.prefix", e))?,
             None => "VS".to_owned(),
@@ -91,7 +87,7 @@ impl CreateCampaign {
             currency,
             segment,
             discount,
-            min_order: self.min_order,
+            min_order: self.min_order.minor(),
             budget,
             starts_at: starts_at.naive_utc(),
             expires_at: self.expires_at.naive_utc(),
@@ -235,6 +231,17 @@ pub fn campaign_id(raw: &str) -> Result<i32, ApiError> {
     raw.parse::<i32>().ok().filter(|id| *id > 0).ok_or(ApiError::NotFound("campaign"))
 }
 
+/// 410 `expired` for a campaign that issues no more vouchers: ended, or past its expiry.
+fn still_issuing(campaign: &Campaign) -> Result<(), ApiError> {
+    if campaign.status == CampaignStatus::Ended {
+        return Err(ApiError::Expired("the campaign has ended; no more vouchers can be issued".into()));
+    }
+    if Utc::now().naive_utc() >= campaign.expires_at {
+        return Err(ApiError::Expired("the campaign has expired; no more vouchers can be issued".into()));
+    }
+    Ok(())
+}
+
 pub(crate) async fn load_campaign(state: &AppState, id: i32) -> Result<Campaign, ApiError> {
     state.db.run(move |c| campaigns::get(c, id)).await?.ok_or(ApiError::NotFound("campaign"))
 }
@@ -260,12 +267,11 @@ pub async fn create_campaign(
 ) -> Result<HttpResponse, ApiError> {
     let raw = body.into_inner();
     let fingerprint = idempotency::fingerprint(&req, &raw);
-    let parsed: CreateCampaign =
-        serde_json::from_value(raw).map_err(|e| ApiError::Invalid { field: None, detail: e.to_string() })?;
+    let parsed: CreateCampaign = parse_body(raw)?;
     let new = parsed.parse()?;
     let key = idempotency::key_of(&req)?;
-    idempotency::once(&state, &auth.caller.key_id, key, fingerprint, || async {
-        let campaign = state.db.run(move |c| campaigns::create(c, &new)).await?;
+    idempotency::once(&state, &auth.caller.key_id, key, fingerprint, move |c| {
+        let campaign = campaigns::create(c, &new)?;
         tracing::info!(campaign = campaign.id, "campaign created");
         Ok((StatusCode::CREATED, serde_json::to_value(CampaignView::from(campaign)).unwrap_or_default()))
     })
@@ -344,17 +350,17 @@ pub async fn patch_campaign(
     _auth: Authorized<CrmScope>,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    body: web::Json<PatchCampaign>,
+    body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
     let id = campaign_id(&path)?;
-    let body = body.into_inner();
-    let name = match body.name {
-        Some(n) if n.trim().is_empty() || n.trim().chars().count() > 200 => {
-            return Err(ApiError::invalid("name", "name must be 1 to 200 printable characters"))
-        }
-        other => other.map(|n| n.trim().to_owned()),
-    };
-    let budget = body.budget.map(Budget::validated).transpose().map_err(|(f, d)| ApiError::invalid(f, d))?;
+    let body: PatchCampaign = parse_body(body.into_inner())?;
+    // The same validators as create: a change may not make what create refuses.
+    let name = body.name.as_deref().map(parse_name).transpose()?;
+    let budget = body.budget.map(Budget::validated).transpose()?;
+    if let Some(expires_at) = body.expires_at {
+        let current = load_campaign(&state, id).await?;
+        check_dates(current.starts_at, expires_at.naive_utc(), Utc::now().naive_utc())?;
+    }
     let change = CampaignPatch {
         name,
         budget,
@@ -377,7 +383,7 @@ pub async fn patch_campaign(
     params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
     responses(
         (status = 202, description = "Queued", body = JobView),
-        (status = 409, description = "The campaign has ended", body = super::error::Problem),
+        (status = 410, description = "expired: the campaign has ended or expired", body = super::error::Problem),
     )
 )]
 #[post("/v1/campaigns/{id}/generations")]
@@ -390,16 +396,16 @@ pub async fn start_generation(
 ) -> Result<HttpResponse, ApiError> {
     let id = campaign_id(&path)?;
     let campaign = load_campaign(&state, id).await?;
-    if campaign.status == CampaignStatus::Ended {
-        return Err(ApiError::Conflict("the campaign has ended; no more vouchers can be issued".into()));
-    }
+    still_issuing(&campaign)?;
     let key = idempotency::key_of(&req)?;
     let fingerprint = idempotency::fingerprint(&req, &serde_json::Value::Null);
-    idempotency::once(&state, &auth.caller.key_id, key, fingerprint, || async {
-        let job = state.generator.enqueue(id).await?;
+    let answer = idempotency::once(&state, &auth.caller.key_id, key, fingerprint, move |c| {
+        let job = jobs::create(c, id)?;
         Ok((StatusCode::ACCEPTED, serde_json::to_value(JobView::from(job)).unwrap_or_default()))
     })
-    .await
+    .await?;
+    state.generator.wake();
+    Ok(answer)
 }
 
 /// A generation job's progress.
@@ -435,6 +441,7 @@ pub async fn get_generation(
         (status = 201, description = "Issued", body = VoucherView),
         (status = 422, description = "no_consent or not_in_segment", body = super::error::Problem),
         (status = 409, description = "already_issued", body = super::error::Problem),
+        (status = 410, description = "expired: the campaign has ended or expired", body = super::error::Problem),
     )
 )]
 #[post("/v1/campaigns/{id}/vouchers")]
@@ -448,9 +455,7 @@ pub async fn issue_voucher(
     let id = campaign_id(&path)?;
     let customer = CustomerId::parse(&body.customer_id).map_err(|e| ApiError::invalid("customer_id", e))?;
     let campaign = load_campaign(&state, id).await?;
-    if campaign.status == CampaignStatus::Ended {
-        return Err(ApiError::Conflict("the campaign has ended; no more vouchers can be issued".into()));
-    }
+    still_issuing(&campaign)?;
     let keyring = state.signing.keyring();
     let c2 = campaign.clone();
     let voucher = state

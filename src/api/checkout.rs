@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     auth::{Authorized, CheckoutScope},
     customers::utc,
-    error::ApiError,
+    error::{parse_body, ApiError},
     idempotency, AppState,
 };
 use crate::{
@@ -22,6 +22,7 @@ use crate::{
         campaign::CampaignStatus,
         code::{self, CodeError},
         customer::{parse_currency, parse_label, CustomerId},
+        money::Money,
     },
     ledger::Redeemed,
     store::{
@@ -36,9 +37,8 @@ use crate::{
 pub struct Order {
     #[schema(example = "o-1")]
     pub id: String,
-    /// Minor units.
-    #[schema(example = 12000)]
-    pub amount: i64,
+    /// Minor units, 0 to 10^12.
+    pub amount: Money,
     #[schema(example = "EUR")]
     pub currency: String,
 }
@@ -103,7 +103,7 @@ pub struct Prepared {
     pub fields: code::Fields,
     pub customer: CustomerId,
     pub order: Order,
-    pub discount: i64,
+    pub discount: Money,
 }
 
 /// Campaigns by number, trusted for a second (the ledger re-checks what can change).
@@ -131,9 +131,6 @@ pub async fn prepare(state: &AppState, body: CheckoutBody) -> Result<Prepared, A
     let order_id = parse_label("order.id", &body.order.id).map_err(|e| ApiError::invalid("order.id", e))?;
     let currency =
         parse_currency(&body.order.currency).map_err(|e| ApiError::invalid("order.currency", e))?;
-    if body.order.amount < 0 {
-        return Err(ApiError::invalid("order.amount", "amount must not be negative"));
-    }
     let keyring = state.signing.keyring();
     let fields = code::verify(&keyring, &body.code, customer.as_str()).map_err(|e| match e {
         CodeError::CustomerMismatch => ApiError::CustomerMismatch,
@@ -164,7 +161,7 @@ pub async fn prepare(state: &AppState, body: CheckoutBody) -> Result<Prepared, A
             campaign.currency
         )));
     }
-    if body.order.amount < campaign.min_order {
+    if body.order.amount.minor() < campaign.min_order {
         return Err(ApiError::OrderBelowMinimum(format!(
             "the order must be at least {} minor units of {}",
             campaign.min_order, campaign.currency
@@ -226,8 +223,9 @@ fn view(campaign: &Campaign, r: Redemption) -> RedemptionView {
 pub async fn validate(
     _auth: Authorized<CheckoutScope>,
     state: web::Data<AppState>,
-    body: web::Json<CheckoutBody>,
+    body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
+    let body: CheckoutBody = parse_body(body.into_inner())?;
     let invalid = |e: ApiError| {
         let (_, code, _) = e.parts();
         Validation {
@@ -239,20 +237,20 @@ pub async fn validate(
             detail: Some(e.to_string()),
         }
     };
-    let p = match prepare(&state, body.into_inner()).await {
+    let p = match prepare(&state, body).await {
         Ok(p) => p,
         Err(e @ (ApiError::Invalid { .. } | ApiError::Store(_) | ApiError::Internal(_))) => return Err(e),
         Err(e) => return Ok(HttpResponse::Ok().json(invalid(e))),
     };
     let (cid, serial, customer, discount) =
-        (p.campaign.id, i64::from(p.fields.serial), p.customer.as_str().to_owned(), p.discount);
+        (p.campaign.id, i64::from(p.fields.serial), p.customer.as_str().to_owned(), p.discount.minor());
     let refusal = state.db.run(move |c| redemptions::check(c, cid, serial, &customer, discount)).await?;
     if let Some(r) = refusal {
         return Ok(HttpResponse::Ok().json(invalid(refused(r))));
     }
     Ok(HttpResponse::Ok().json(Validation {
         valid: true,
-        discount: Some(p.discount),
+        discount: Some(p.discount.minor()),
         campaign_id: Some(p.campaign.id.to_string()),
         variant: p.campaign.variants.get(p.fields.variant as usize).map(|v| v.name.clone()),
         code: None,
@@ -283,9 +281,9 @@ pub async fn redeem(
     auth: Authorized<CheckoutScope>,
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<CheckoutBody>,
+    body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
+    let body: CheckoutBody = parse_body(body.into_inner())?;
     let request_hash = idempotency::fingerprint(&req, &serde_json::to_value(&body).unwrap_or_default());
     let idem_key = idempotency::key_of(&req)?;
     let result = async {
@@ -297,9 +295,9 @@ pub async fn redeem(
             customer_id: Some(p.customer.as_str().to_owned()),
             code: code::normalize(&body.code).ok().map(|n| n.to_string()),
             order_id: p.order.id.clone(),
-            order_amount: p.order.amount,
+            order_amount: p.order.amount.minor(),
             currency: p.order.currency.clone(),
-            discount: p.discount,
+            discount: p.discount.minor(),
             variant: i32::from(p.fields.variant),
             api_key_id: auth.caller.key_id.clone(),
             idem_key,
@@ -345,11 +343,12 @@ pub async fn rollback(
     _auth: Authorized<CheckoutScope>,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    body: web::Json<RollbackBody>,
+    body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
+    let body: RollbackBody = parse_body(body.into_inner())?;
     let reason = parse_label("reason", &body.reason).map_err(|e| ApiError::invalid("reason", e))?;
     let id = path.into_inner();
-    let (r, _) = state.ledger.rollback(&id, &reason).await?.ok_or(ApiError::NotFound("redemption"))?;
+    let r = state.ledger.rollback(&id, &reason).await?.ok_or(ApiError::NotFound("redemption"))?.redemption;
     let campaign = campaign(&state, r.campaign_id).await?.ok_or(ApiError::NotFound("campaign"))?;
     Ok(HttpResponse::Ok().json(view(&campaign, r)))
 }

@@ -12,6 +12,7 @@ use super::{
 };
 use crate::{
     domain::customer::{parse_currency, parse_label, parse_purpose, Birthday, CustomerId, LoyaltyTier},
+    domain::money::Money,
     store::{
         customers::{self, CartRow, ConsentRow, CustomerRow, ImportRecord, NewConsent, ProfilePatch},
         vouchers::{self, VoucherRow},
@@ -163,9 +164,8 @@ pub struct ConsentPage {
 pub struct CartBody {
     #[schema(example = "c-1")]
     pub cart_id: String,
-    /// Minor units.
-    #[schema(example = 30000)]
-    pub value: i64,
+    /// Minor units, 0 to 10^12.
+    pub value: Money,
     #[schema(example = "EUR")]
     pub currency: String,
     pub abandoned_at: DateTime<Utc>,
@@ -520,24 +520,20 @@ pub async fn put_cart(
     _auth: Authorized<CrmScope>,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    body: web::Json<CartBody>,
+    body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
     let id = customer_id(&path)?;
-    let body = body.into_inner();
+    let body: CartBody = super::error::parse_body(body.into_inner())?;
     let cart = CartRow {
         customer_id: id.as_str().to_owned(),
         cart_id: parse_label("cart_id", &body.cart_id).map_err(|e| ApiError::invalid("cart_id", e))?,
-        value: if body.value >= 0 {
-            body.value
-        } else {
-            return Err(ApiError::invalid("value", "value must not be negative"));
-        },
+        value: body.value.minor(),
         currency: parse_currency(&body.currency).map_err(|e| ApiError::invalid("currency", e))?,
         abandoned_at: body.abandoned_at.naive_utc().trunc_subsecs(6),
     };
     let view = CartBody {
         cart_id: cart.cart_id.clone(),
-        value: cart.value,
+        value: body.value,
         currency: cart.currency.clone(),
         abandoned_at: body.abandoned_at,
     };
@@ -609,7 +605,7 @@ pub async fn export_customer(
             .into_iter()
             .map(|c| CartBody {
                 cart_id: c.cart_id,
-                value: c.value,
+                value: Money::from_stored(c.value),
                 currency: c.currency,
                 abandoned_at: utc(c.abandoned_at),
             })

@@ -124,6 +124,23 @@ impl From<LedgerError> for ApiError {
     }
 }
 
+/// Parses a JSON body into `T`, naming the field at fault (`budget.max_amount`,
+/// `variants[1].discount.amount`, `order.amount`) in the 422.
+pub fn parse_body<T: serde::de::DeserializeOwned>(raw: serde_json::Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(raw).map_err(|e| {
+        let path = e.path().to_string();
+        let field = (path != ".").then_some(path);
+        ApiError::Invalid { field, detail: e.into_inner().to_string() }
+    })
+}
+
+impl From<(String, String)> for ApiError {
+    /// A domain validator's (field, detail).
+    fn from((field, detail): (String, String)) -> Self {
+        ApiError::Invalid { field: Some(field), detail }
+    }
+}
+
 impl ApiError {
     /// A validation error naming the field at fault.
     pub fn invalid(field: impl Into<String>, detail: impl Into<String>) -> Self {

@@ -1,15 +1,17 @@
 //! `Idempotency-Key` for writes that create things: the same key with the same request gets
 //! the first answer again (with `Idempotent-Replayed: true`); with another request, 422
-//! `idempotency_key_reused`; while the first is still running, 409 `idempotency_in_progress`.
-//! Failed requests free their key, so a retry runs again.
-
-use std::future::Future;
+//! `idempotency_key_reused`; while an unanswered reservation's lease runs (only ever left by
+//! an older version), 409 `idempotency_in_progress`. Failed requests free their key, so a
+//! retry runs again.
 
 use actix_web::{http::StatusCode, HttpRequest, HttpResponse};
 use sha2::{Digest, Sha256};
 
 use super::{error::ApiError, AppState};
-use crate::store::idempotency;
+use crate::store::{
+    idempotency::{self, Once},
+    Conn,
+};
 
 /// The header's value, if sent (1 to 255 printable ASCII characters).
 pub fn key_of(req: &HttpRequest) -> Result<Option<String>, ApiError> {
@@ -34,48 +36,47 @@ pub fn fingerprint(req: &HttpRequest, body: &serde_json::Value) -> String {
     hex::encode(h.finalize())
 }
 
-/// Runs `write` at most once per (API key, Idempotency-Key).
-pub async fn once<F, Fut>(
+/// Runs `write`, a database write, at most once per (API key, Idempotency-Key): the key's
+/// reservation, the write and its answer commit together (see `store::idempotency`), so a
+/// crash or a failure frees the key and a concurrent retry waits for the first answer.
+pub async fn once<W>(
     state: &AppState,
     api_key_id: &str,
     key: Option<String>,
     fingerprint: String,
-    write: F,
+    write: W,
 ) -> Result<HttpResponse, ApiError>
 where
-    F: FnOnce() -> Fut,
-    Fut: Future<Output = Result<(StatusCode, serde_json::Value), ApiError>>,
+    W: FnOnce(&mut Conn) -> Result<(StatusCode, serde_json::Value), ApiError> + Send + 'static,
 {
     let Some(key) = key else {
-        let (status, body) = write().await?;
+        let (status, body) = state.db.run(move |c| Ok(write(c))).await??;
         return Ok(HttpResponse::build(status).json(body));
     };
-    let (who, k, fp) = (api_key_id.to_owned(), key.clone(), fingerprint.clone());
-    let stored = state.db.run(move |c| idempotency::reserve(c, &who, &k, &fp)).await?;
-    if let Some(stored) = stored {
-        if stored.request_hash != fingerprint {
-            return Err(ApiError::IdempotencyKeyReused);
+    let (who, fp) = (api_key_id.to_owned(), fingerprint.clone());
+    let outcome = state
+        .db
+        .run(move |c| {
+            idempotency::once_in_tx(c, &who, &key, &fp, |c| {
+                let (status, body) = write(c)?;
+                Ok::<_, ApiError>((i32::from(status.as_u16()), body.to_string()))
+            })
+        })
+        .await?;
+    match outcome {
+        Once::Ran { status, body } => {
+            let status = StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK);
+            Ok(HttpResponse::build(status).content_type("application/json").body(body))
         }
-        if stored.status == 0 {
-            return Err(ApiError::IdempotencyInProgress);
+        Once::Stored(stored) if stored.request_hash != fingerprint => Err(ApiError::IdempotencyKeyReused),
+        Once::Stored(stored) if stored.status == 0 => Err(ApiError::IdempotencyInProgress),
+        Once::Stored(stored) => {
+            let status = StatusCode::from_u16(stored.status as u16).unwrap_or(StatusCode::OK);
+            Ok(HttpResponse::build(status)
+                .insert_header(("Idempotent-Replayed", "true"))
+                .content_type("application/json")
+                .body(stored.body))
         }
-        let status = StatusCode::from_u16(stored.status as u16).unwrap_or(StatusCode::OK);
-        return Ok(HttpResponse::build(status)
-            .insert_header(("Idempotent-Replayed", "true"))
-            .content_type("application/json")
-            .body(stored.body));
-    }
-    match write().await {
-        Ok((status, body)) => {
-            let text = body.to_string();
-            let (who, k, t) = (api_key_id.to_owned(), key, text.clone());
-            state.db.run(move |c| idempotency::complete(c, &who, &k, status.as_u16() as i32, &t)).await?;
-            Ok(HttpResponse::build(status).content_type("application/json").body(text))
-        }
-        Err(e) => {
-            let (who, k) = (api_key_id.to_owned(), key);
-            let _ = state.db.run(move |c| idempotency::release(c, &who, &k)).await;
-            Err(e)
-        }
+        Once::Failed(e) => Err(e),
     }
 }

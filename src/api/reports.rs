@@ -140,7 +140,7 @@ pub async fn report_index(
             status: c.status.as_str().to_owned(),
             currency: c.currency,
             spent: c.spent,
-            max_amount: c.budget.max_amount,
+            max_amount: c.budget.max_amount.map(crate::domain::money::Money::minor),
         })
         .collect();
     Ok(html(render_index_page(&entries)))

@@ -17,6 +17,7 @@ use crate::{
         access::Scopes,
         campaign::{Budget, Discount, Variant},
         customer::{Birthday, OFFERS_PURPOSE},
+        money::Money,
         segment::Segment,
     },
     generation::Generator,
@@ -70,15 +71,22 @@ pub async fn build(settings: &Settings, size: usize) -> anyhow::Result<Demo> {
         name: "Birthday week (demo)".into(),
         currency: "EUR".into(),
         segment: Segment::Birthday { window_days: 7 },
-        discount: Discount::Percent { percent: 20, max_amount: Some(3000) },
+        discount: Discount::Percent { percent: 20, max_amount: Some(Money::new(3000)?) },
         min_order: 2000,
-        budget: Budget { max_amount: Some(size as i64 * 200), max_redemptions: None },
+        budget: Budget {
+            max_amount: Some(Money::new((size as i64).saturating_mul(200))?),
+            max_redemptions: None,
+        },
         starts_at: (now - Duration::days(20)).naive_utc(),
         expires_at: (now + Duration::days(10)).naive_utc(),
         prefix: "BDAY".into(),
         variants: vec![
             Variant { name: "control".into(), weight: 50, discount: None },
-            Variant { name: "fixed10".into(), weight: 50, discount: Some(Discount::Amount { amount: 1000 }) },
+            Variant {
+                name: "fixed10".into(),
+                weight: 50,
+                discount: Some(Discount::Amount { amount: Money::new(1000)? }),
+            },
         ],
     };
     let campaign = db.run(move |c| campaigns::create(c, &new)).await?;
@@ -119,7 +127,7 @@ pub async fn build(settings: &Settings, size: usize) -> anyhow::Result<Demo> {
             order_id: format!("demo-order-{}", v.serial),
             order_amount: amount,
             currency: "EUR".into(),
-            discount: campaign.discount_of(v.variant as usize).apply(amount),
+            discount: campaign.discount_of(v.variant as usize).apply(Money::new(amount)?).minor(),
             variant: v.variant,
             api_key_id: "demo".into(),
             idem_key: None,

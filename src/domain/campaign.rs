@@ -4,6 +4,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::money::{Money, MAX_MINOR};
+
 /// The most variants a campaign may have (the code carries the variant in 4 bits).
 pub const MAX_VARIANTS: usize = 16;
 
@@ -15,10 +17,10 @@ pub enum Discount {
     Percent {
         percent: u32,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        max_amount: Option<i64>,
+        max_amount: Option<Money>,
     },
     /// A fixed amount in minor units.
-    Amount { amount: i64 },
+    Amount { amount: Money },
 }
 
 impl Discount {
@@ -28,10 +30,10 @@ impl Discount {
             Discount::Percent { percent, .. } if !(1..=100).contains(&percent) => {
                 Err((format!("{prefix}.percent"), "percent must be between 1 and 100".into()))
             }
-            Discount::Percent { max_amount: Some(m), .. } if m <= 0 => {
+            Discount::Percent { max_amount: Some(m), .. } if m == Money::ZERO => {
                 Err((format!("{prefix}.max_amount"), "max_amount must be greater than 0".into()))
             }
-            Discount::Amount { amount } if amount <= 0 => {
+            Discount::Amount { amount } if amount == Money::ZERO => {
                 Err((format!("{prefix}.amount"), "amount must be greater than 0".into()))
             }
             ok => Ok(ok),
@@ -42,16 +44,15 @@ impl Discount {
     ///
     /// Percentages round down to the minor unit (the shop never gives away a fraction of a
     /// cent more than promised), then the cap applies; no discount ever exceeds the order.
-    pub fn apply(self, order_amount: i64) -> i64 {
-        let order_amount = order_amount.max(0);
+    pub fn apply(self, order_amount: Money) -> Money {
         let raw = match self {
             Discount::Percent { percent, max_amount } => {
-                let d = (i128::from(order_amount) * i128::from(percent) / 100) as i64;
+                let d = order_amount.percent(percent);
                 max_amount.map_or(d, |m| d.min(m))
             }
             Discount::Amount { amount } => amount,
         };
-        raw.clamp(0, order_amount)
+        raw.min(order_amount)
     }
 }
 
@@ -142,22 +143,53 @@ impl fmt::Display for CampaignStatus {
 #[serde(deny_unknown_fields)]
 pub struct Budget {
     #[serde(default)]
-    pub max_amount: Option<i64>,
+    pub max_amount: Option<Money>,
+    /// 1 to 10^12.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 1e12)]
     pub max_redemptions: Option<i64>,
 }
 
 impl Budget {
-    /// Both limits, when given, are > 0.
+    /// Both limits, when given, are > 0 (and the count at most 10^12, like money).
     pub fn validated(self) -> Result<Budget, (String, String)> {
-        if self.max_amount.is_some_and(|m| m <= 0) {
+        if self.max_amount == Some(Money::ZERO) {
             return Err(("budget.max_amount".into(), "max_amount must be greater than 0".into()));
         }
-        if self.max_redemptions.is_some_and(|m| m <= 0) {
-            return Err(("budget.max_redemptions".into(), "max_redemptions must be greater than 0".into()));
+        if self.max_redemptions.is_some_and(|m| !(1..=MAX_MINOR).contains(&m)) {
+            return Err((
+                "budget.max_redemptions".into(),
+                format!("max_redemptions must be between 1 and {MAX_MINOR}"),
+            ));
         }
         Ok(self)
     }
+}
+
+/// A campaign name: trimmed, 1 to 200 characters, none of them a control character.
+pub fn parse_name(s: &str) -> Result<String, (String, String)> {
+    let name = s.trim();
+    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(("name".into(), "name must be 1 to 200 printable characters".into()));
+    }
+    Ok(name.to_owned())
+}
+
+/// The rule for a campaign's dates, on create and on every change: it ends after it starts,
+/// and not in the past (a campaign cannot be made already expired; to stop one early, set
+/// its status to `ended`).
+pub fn check_dates(
+    starts_at: chrono::NaiveDateTime,
+    expires_at: chrono::NaiveDateTime,
+    now: chrono::NaiveDateTime,
+) -> Result<(), (String, String)> {
+    if expires_at <= starts_at {
+        return Err(("expires_at".into(), "expires_at must be after starts_at".into()));
+    }
+    if expires_at <= now {
+        return Err(("expires_at".into(), "expires_at must be in the future".into()));
+    }
+    Ok(())
 }
 
 /// A code prefix: 1 to 8 of `A-Z0-9`.
@@ -177,21 +209,33 @@ mod tests {
 
     #[test]
     fn percent_rounds_down_then_caps() {
-        let d = Discount::Percent { percent: 25, max_amount: Some(5000) };
-        assert_eq!(d.apply(12000), 3000);
-        assert_eq!(d.apply(12001), 3000);
-        assert_eq!(d.apply(3), 0, "25% of 3 cents is 0.75: rounds down");
-        assert_eq!(d.apply(100_000), 5000, "capped");
-        assert_eq!(Discount::Percent { percent: 15, max_amount: None }.apply(999), 149);
+        let m = |x: i64| Money::new(x).unwrap();
+        let d = Discount::Percent { percent: 25, max_amount: Some(m(5000)) };
+        assert_eq!(d.apply(m(12000)), m(3000));
+        assert_eq!(d.apply(m(12001)), m(3000));
+        assert_eq!(d.apply(m(3)), m(0), "25% of 3 cents is 0.75: rounds down");
+        assert_eq!(d.apply(m(100_000)), m(5000), "capped");
+        assert_eq!(Discount::Percent { percent: 15, max_amount: None }.apply(m(999)), m(149));
+        assert_eq!(Discount::Percent { percent: 100, max_amount: None }.apply(Money::MAX), Money::MAX);
     }
 
     #[test]
     fn a_fixed_amount_never_exceeds_the_order() {
-        let d = Discount::Amount { amount: 1000 };
-        assert_eq!(d.apply(12000), 1000);
-        assert_eq!(d.apply(700), 700);
-        assert_eq!(d.apply(0), 0);
-        assert_eq!(d.apply(-5), 0);
+        let m = |x: i64| Money::new(x).unwrap();
+        let d = Discount::Amount { amount: m(1000) };
+        assert_eq!(d.apply(m(12000)), m(1000));
+        assert_eq!(d.apply(m(700)), m(700));
+        assert_eq!(d.apply(m(0)), m(0));
+    }
+
+    #[test]
+    fn amounts_out_of_range_do_not_parse() {
+        let e = serde_json::from_str::<Discount>(r#"{"type":"amount","amount":9223372036854775807}"#);
+        assert!(e.is_err());
+        let e = serde_json::from_str::<Budget>(r#"{"max_amount":1000000000001}"#);
+        assert!(e.is_err());
+        let b = Budget { max_amount: None, max_redemptions: Some(i64::MAX) };
+        assert_eq!(b.validated().unwrap_err().0, "budget.max_redemptions");
     }
 
     #[test]
@@ -210,18 +254,28 @@ mod tests {
         assert!(parse_prefix("bday").is_err());
         assert!(parse_prefix("TOOLONGXX").is_err());
         assert!(!CampaignStatus::Ended.can_become(CampaignStatus::Active));
+        assert_eq!(parse_name("  Gold  ").unwrap(), "Gold");
+        assert!(
+            parse_name("a\0b").is_err() && parse_name(" ").is_err() && parse_name(&"x".repeat(201)).is_err()
+        );
+        let t = |h: u32| chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap().and_hms_opt(h, 0, 0).unwrap();
+        assert!(check_dates(t(1), t(3), t(2)).is_ok());
+        assert_eq!(check_dates(t(1), t(1), t(0)).unwrap_err().1, "expires_at must be after starts_at");
+        assert_eq!(check_dates(t(1), t(3), t(3)).unwrap_err().1, "expires_at must be in the future");
         assert!(CampaignStatus::Paused.can_become(CampaignStatus::Active));
     }
 
     proptest! {
         #[test]
         fn a_discount_is_never_negative_nor_above_the_order(
-            percent in 1u32..=100, cap in proptest::option::of(1i64..1_000_000),
-            amount in 1i64..1_000_000, order in -10i64..10_000_000
+            percent in 1u32..=100, cap in proptest::option::of(1i64..=MAX_MINOR),
+            amount in 1i64..=MAX_MINOR, order in 0i64..=MAX_MINOR
         ) {
+            let m = |x: i64| Money::new(x).unwrap();
+            let (cap, amount, order) = (cap.map(m), m(amount), m(order));
             for d in [Discount::Percent { percent, max_amount: cap }, Discount::Amount { amount }] {
                 let x = d.apply(order);
-                prop_assert!(x >= 0 && x <= order.max(0));
+                prop_assert!(x <= order);
             }
         }
     }

@@ -4,6 +4,7 @@ pub mod access;
 pub mod campaign;
 pub mod code;
 pub mod customer;
+pub mod money;
 pub mod report;
 pub mod segment;
 pub mod stats;

@@ -20,7 +20,7 @@ pub enum Segment {
     Birthday { window_days: u32 },
     /// Customers with a cart of at least `min_value` (campaign currency, minor units) abandoned
     /// within the last `within_hours` hours and not bought since.
-    AbandonedCart { min_value: i64, within_hours: u32 },
+    AbandonedCart { min_value: crate::domain::money::Money, within_hours: u32 },
     /// Customers in one of these tiers (case-insensitive).
     LoyaltyTier { tiers: Vec<String> },
     /// Every consented customer.
@@ -33,9 +33,6 @@ impl Segment {
         match self {
             Segment::Birthday { window_days } if !(1..=366).contains(&window_days) => {
                 Err(("segment.window_days", "window_days must be between 1 and 366".into()))
-            }
-            Segment::AbandonedCart { min_value, .. } if min_value < 0 => {
-                Err(("segment.min_value", "min_value must not be negative".into()))
             }
             Segment::AbandonedCart { within_hours, .. } if !(1..=8760).contains(&within_hours) => {
                 Err(("segment.within_hours", "within_hours must be between 1 and 8760".into()))
@@ -69,7 +66,7 @@ impl Segment {
                 let since = now - Duration::hours(i64::from(*within_hours));
                 facts.carts.iter().any(|c| {
                     c.currency == currency
-                        && c.value >= *min_value
+                        && c.value >= min_value.minor()
                         && c.abandoned_at >= since
                         && c.abandoned_at <= now
                 })
@@ -137,7 +134,10 @@ mod tests {
     #[test]
     fn carts_match_at_exactly_min_value_in_the_campaign_currency_and_window() {
         let now = DateTime::parse_from_rfc3339("2026-11-25T12:00:00Z").unwrap().with_timezone(&Utc);
-        let seg = Segment::AbandonedCart { min_value: 5000, within_hours: 24 };
+        let seg = Segment::AbandonedCart {
+            min_value: crate::domain::money::Money::new(5000).unwrap(),
+            within_hours: 24,
+        };
         let facts = |value, currency: &str, hours_ago| CustomerFacts {
             carts: vec![Cart {
                 value,
@@ -162,7 +162,10 @@ mod tests {
         );
         assert!(Segment::LoyaltyTier { tiers: vec![] }.validated().is_err());
         assert!(Segment::Birthday { window_days: 0 }.validated().is_err());
-        assert!(Segment::AbandonedCart { min_value: -1, within_hours: 1 }.validated().is_err());
+        assert!(serde_json::from_str::<Segment>(
+            r#"{"kind":"abandoned_cart","min_value":-1,"within_hours":1}"#
+        )
+        .is_err());
     }
 
     proptest! {

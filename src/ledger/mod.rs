@@ -22,7 +22,7 @@ use async_trait::async_trait;
 
 use crate::store::{
     customers::VoidedVoucher,
-    redemptions::{Redemption, Refusal},
+    redemptions::{Redemption, Refusal, RolledBack},
     StoreError,
 };
 
@@ -58,9 +58,9 @@ pub trait Ledger: Send + Sync + 'static {
     /// `Ok(Err(refusal))` when it may not be redeemed.
     async fn redeem(&self, r: Redemption) -> Result<Result<Redeemed, Refusal>, LedgerError>;
 
-    /// Rolls a redemption back once, restoring voucher and budget; `None` for an unknown id.
-    /// The flag says whether this call did it.
-    async fn rollback(&self, id: &str, reason: &str) -> Result<Option<(Redemption, bool)>, LedgerError>;
+    /// Rolls a redemption back once, restoring the budget and the voucher (which stays voided
+    /// when it was voided meanwhile or its campaign ended); `None` for an unknown id.
+    async fn rollback(&self, id: &str, reason: &str) -> Result<Option<RolledBack>, LedgerError>;
 
     /// The store has voided these vouchers (consent revoked, erasure): refuse them from now on.
     async fn void(&self, vouchers: &[VoidedVoucher]) -> Result<(), LedgerError>;

@@ -1,10 +1,13 @@
 //! The Redis ledger.
 //!
-//! Keys of campaign `N` (prefix `P`): `P:{c:N}:meta` (status, dates, budget, spent, count),
-//! `P:{c:N}:red` (serial → live redemption id), `P:{c:N}:void` (voided serials),
-//! `P:{c:N}:idem` (idempotency and (serial, order) fields → "rid|request hash"),
-//! `P:{c:N}:pend` (redemption id → pending entry), `P:{c:N}:lock` (reload lock). One hash tag
-//! per campaign, so every script is single-slot and runs on Redis Cluster.
+//! Keys of campaign `N` (prefix `P`, deployment id `D`): `P:D:{c:N}:meta` (status, dates, budget,
+//! spent, count), `P:D:{c:N}:red` (serial → live redemption id), `P:D:{c:N}:void` (voided
+//! serials), `P:D:{c:N}:idem` (idempotency and (serial, order) fields → "rid|request hash"),
+//! `P:D:{c:N}:pend` (redemption id → pending entry), `P:D:{c:N}:lock` (reload lock),
+//! `P:D:{c:N}:gen` (bumped by every change a reload could miss). One hash tag per campaign, so
+//! every script is single-slot and runs on Redis Cluster. `D` is the database's deployment id
+//! (`store::deployment`): a Redis shared with another database, or kept while the database was
+//! recreated, holds that state under another `D` and never answers for this one.
 //!
 //! A redemption: the `redeem` script checks and takes everything at once and records a pending
 //! entry (in the same round trip, the campaign joins the sweeper's pending index); the service
@@ -15,7 +18,9 @@
 //! pending entries left by a crash: settled when the database has the redemption, released
 //! otherwise. Redis is a cache of the database: a campaign whose `meta` is missing (Redis
 //! restarted, flushed, evicted) is reloaded from the database under a lock, and the scripts
-//! refuse to run on an unloaded campaign.
+//! refuse to run on an unloaded campaign. A reload reads one database snapshot, writes it to
+//! staging keys and installs them in one script, only while it still holds its lock (compared
+//! on its token) and no change it could have missed (`gen`) happened since it began.
 
 use std::{
     collections::HashSet,
@@ -33,13 +38,17 @@ use super::{group::GroupCommit, Ledger, LedgerError, Redeemed};
 use crate::store::{
     campaigns,
     customers::VoidedVoucher,
-    redemptions::{self, Redemption, Refusal},
+    deployment,
+    redemptions::{self, Redemption, Refusal, RolledBack},
     vouchers, Db,
 };
 
 /// Pending entries older than this are settled by the sweeper.
 pub const PENDING_GRACE: Duration = Duration::from_secs(10);
 const OP_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a reload's lock lives: longer than any reload (it is refreshed by nothing, so a
+/// reloader that dies frees it by itself).
+const RELOAD_LOCK: Duration = Duration::from_secs(10);
 
 struct Scripts {
     redeem: Script,
@@ -47,8 +56,22 @@ struct Scripts {
     settle: Script,
     meta: Script,
     void: Script,
-    /// Run inside a reload's MULTI with `EVAL`, so it needs its source, not a cached hash.
-    merge: &'static str,
+    install: Script,
+    forget: Script,
+}
+
+/// Pauses at the points where races happen, so tests can force them. All off by default.
+#[doc(hidden)]
+#[derive(Debug, Clone, Default)]
+pub struct Hooks {
+    /// How long a reload's lock lives (default 10 s).
+    pub lock_ttl: Option<Duration>,
+    /// Between a reload's database reads of the live redemptions and of the voided vouchers.
+    pub between_snapshot_reads: Option<Duration>,
+    /// Between a reload's database snapshot and its install.
+    pub before_install: Option<Duration>,
+    /// Between the sweeper finding a campaign without pending entries and unlisting it.
+    pub before_unindex: Option<Duration>,
 }
 
 /// A ledger in Redis, backed by the database.
@@ -63,6 +86,9 @@ pub struct RedisLedger {
     group: Option<GroupCommit>,
     /// Clears committed redemptions' pending entries, many per round trip.
     settler: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<(i32, String)>>,
+    /// `prefix:deployment id`, the start of every key; read from the database on first use.
+    scope: Arc<tokio::sync::OnceCell<String>>,
+    hooks: Hooks,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> LedgerError {
@@ -98,11 +124,14 @@ impl RedisLedger {
                 settle: Script::new(include_str!("lua/settle.lua")),
                 meta: Script::new(include_str!("lua/meta.lua")),
                 void: Script::new(include_str!("lua/void.lua")),
-                merge: include_str!("lua/merge.lua"),
+                install: Script::new(include_str!("lua/install.lua")),
+                forget: Script::new(include_str!("lua/forget.lua")),
             },
             grace: PENDING_GRACE,
             group: None,
             settler: std::sync::OnceLock::new(),
+            scope: Arc::new(tokio::sync::OnceCell::new()),
+            hooks: Hooks::default(),
         };
         if let Some(db) = &ledger.db {
             let group = GroupCommit::start(db.clone(), ledger.grace / 2)
@@ -125,6 +154,21 @@ impl RedisLedger {
         self
     }
 
+    /// Takes this deployment id instead of reading it from the database on first use (for a
+    /// test's instance whose database is gone before its first redemption).
+    #[doc(hidden)]
+    pub fn with_deployment(self, id: &str) -> Self {
+        let _ = self.scope.set(format!("{}:{id}", self.prefix));
+        self
+    }
+
+    /// Pauses for tests that force a race (see [`Hooks`]).
+    #[doc(hidden)]
+    pub fn with_hooks(mut self, hooks: Hooks) -> Self {
+        self.hooks = hooks;
+        self
+    }
+
     /// The prefix of this ledger's keys.
     pub fn prefix(&self) -> &str {
         &self.prefix
@@ -134,13 +178,26 @@ impl RedisLedger {
         self.db.as_ref().ok_or_else(|| LedgerError::Unavailable("ledger has no database".into()))
     }
 
-    /// The keys of a campaign, in the order every script takes them.
-    fn keys(&self, campaign: i32) -> [String; 5] {
-        ["meta", "red", "void", "idem", "pend"].map(|k| campaign_key(&self.prefix, campaign, k))
+    /// `prefix:deployment id`: the start of every key of this ledger's database.
+    pub async fn scope(&self) -> Result<String, LedgerError> {
+        let db = self.db()?.clone();
+        let prefix = self.prefix.clone();
+        self.scope
+            .get_or_try_init(|| async move {
+                let id = db.run(deployment::id).await?;
+                Ok::<_, LedgerError>(format!("{prefix}:{id}"))
+            })
+            .await
+            .cloned()
     }
 
-    fn pending_index(&self) -> String {
-        format!("{}:pending_campaigns", self.prefix)
+    /// The keys of a campaign, in the order every script takes them.
+    fn keys(scope: &str, campaign: i32) -> [String; 7] {
+        ["meta", "red", "void", "idem", "pend", "lock", "gen"].map(|k| campaign_key(scope, campaign, k))
+    }
+
+    fn pending_index(scope: &str) -> String {
+        format!("{scope}:pending_campaigns")
     }
 
     /// A multiplexed connection, made on first use; the manager reconnects by itself.
@@ -165,9 +222,10 @@ impl RedisLedger {
         campaign: i32,
         args: Vec<String>,
     ) -> Result<Vec<String>, LedgerError> {
+        let scope = self.scope().await?;
         let mut conn = self.connection(OP_TIMEOUT).await?;
         let mut inv = script.prepare_invoke();
-        for k in self.keys(campaign) {
+        for k in Self::keys(&scope, campaign) {
             inv.key(k);
         }
         for a in args {
@@ -186,12 +244,20 @@ impl RedisLedger {
     }
 
     /// The redeem script, in one round trip with the campaign's entry in the pending index
-    /// (so the sweeper knows of the pending entry the script may write, whatever happens next).
+    /// before and after it (so the sweeper knows of the pending entry the script may write,
+    /// whatever happens next, even if it unlisted the campaign in between).
     async fn invoke_redeem(&self, campaign: i32, args: &[String]) -> Result<Vec<String>, LedgerError> {
+        let scope = self.scope().await?;
         let mut conn = self.connection(OP_TIMEOUT).await?;
+        let index = Self::pending_index(&scope);
         let mut pipe = redis::pipe();
-        pipe.sadd(self.pending_index(), campaign).ignore();
-        pipe.cmd("EVALSHA").arg(self.scripts.redeem.get_hash()).arg(5).arg(&self.keys(campaign)).arg(args);
+        pipe.sadd(&index, campaign).ignore();
+        pipe.cmd("EVALSHA")
+            .arg(self.scripts.redeem.get_hash())
+            .arg(7)
+            .arg(&Self::keys(&scope, campaign))
+            .arg(args);
+        pipe.sadd(&index, campaign).ignore();
         let mut loaded = false;
         loop {
             let out: Result<(Vec<String>,), _> =
@@ -214,8 +280,10 @@ impl RedisLedger {
     /// Reloads a campaign from the database under the campaign's lock. Returns when the
     /// campaign is loaded (by this or another instance).
     async fn ensure_loaded(&self, campaign: i32) -> Result<(), LedgerError> {
-        let [meta, red, void, idem, pend] = self.keys(campaign);
-        let lock = campaign_key(&self.prefix, campaign, "lock");
+        let scope = self.scope().await?;
+        let keys = Self::keys(&scope, campaign);
+        let [meta, _, _, _, _, lock, gen] = keys.clone();
+        let lock_ttl = self.hooks.lock_ttl.unwrap_or(RELOAD_LOCK);
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
             let mut conn = self.connection(OP_TIMEOUT).await?;
@@ -230,7 +298,7 @@ impl RedisLedger {
                 .arg(&token)
                 .arg("NX")
                 .arg("PX")
-                .arg(10_000)
+                .arg(lock_ttl.as_millis() as u64)
                 .query_async(&mut conn)
                 .await
                 .map_err(unavailable)?;
@@ -244,36 +312,49 @@ impl RedisLedger {
             // Another instance may have loaded it between our check and our lock; loading it
             // again would wipe what redemptions took since.
             if conn.exists::<_, bool>(&meta).await.map_err(unavailable)? {
-                let _: Result<(), _> = conn.del(&lock).await;
+                self.unlock(&mut conn, &lock, &token).await;
                 return Ok(());
             }
-            let db = self.db()?.clone();
-            let snapshot = db
+            // Read before the snapshot: a change that reaches Redis after this moves it, and the
+            // install then refuses a snapshot that may predate the change.
+            let seen: Option<String> = conn.get(&gen).await.map_err(unavailable)?;
+            let seen = seen.unwrap_or_else(|| "0".into());
+            let pause = self.hooks.between_snapshot_reads;
+            let snapshot = self
+                .db()?
                 .run(move |c| {
-                    let camp = campaigns::get(c, campaign)?.ok_or(crate::store::StoreError::NotFound)?;
-                    let live = redemptions::live_for_reload(c, campaign)?;
-                    let voided = vouchers::voided_serials(c, campaign)?;
-                    Ok((camp, live, voided))
+                    c.read_snapshot(|c| {
+                        let camp = campaigns::get(c, campaign)?.ok_or(crate::store::StoreError::NotFound)?;
+                        let live = redemptions::live_for_reload(c, campaign)?;
+                        if let Some(p) = pause {
+                            std::thread::sleep(p);
+                        }
+                        let voided = vouchers::voided_serials(c, campaign)?;
+                        Ok((camp, live, voided))
+                    })
                 })
                 .await;
             let (camp, live, voided) = match snapshot {
                 Ok(s) => s,
                 Err(e) => {
-                    let _: Result<(), _> = conn.del(&lock).await;
+                    self.unlock(&mut conn, &lock, &token).await;
                     return Err(e.into());
                 }
             };
+            let staged = ["meta", "red", "void", "idem"]
+                .map(|k| campaign_key(&scope, campaign, &format!("stage:{token}:{k}")));
             let mut pipe = redis::pipe();
-            pipe.atomic();
-            pipe.del(&meta).ignore().del(&red).ignore().del(&void).ignore().del(&idem).ignore();
+            for k in &staged {
+                pipe.del(k).ignore();
+            }
             let (mut spent, mut count) = (0i64, 0i64);
             for chunk in live.chunks(1000) {
                 let reds: Vec<(String, String)> =
                     chunk.iter().map(|r| (r.serial.to_string(), r.id.clone())).collect();
-                pipe.hset_multiple(&red, &reds).ignore();
+                pipe.hset_multiple(&staged[1], &reds).ignore();
                 let mut fields = Vec::new();
                 for r in chunk {
-                    spent += r.discount;
+                    spent = spent.saturating_add(r.discount);
                     count += 1;
                     let entry = format!("{}|{}", r.id, r.request_hash);
                     let k = idem_field(&r.api_key_id, &r.idem_key);
@@ -282,18 +363,18 @@ impl RedisLedger {
                     }
                     fields.push((order_field(r.serial, &r.order_id), entry));
                 }
-                pipe.hset_multiple(&idem, &fields).ignore();
+                pipe.hset_multiple(&staged[3], &fields).ignore();
             }
             for chunk in voided.chunks(1000) {
-                pipe.sadd(&void, chunk).ignore();
+                pipe.sadd(&staged[2], chunk).ignore();
             }
             pipe.hset_multiple(
-                &meta,
+                &staged[0],
                 &[
                     ("status", camp.status.as_str().to_owned()),
                     ("starts", ms(camp.starts_at).to_string()),
                     ("expires", ms(camp.expires_at).to_string()),
-                    ("max_amount", camp.budget.max_amount.unwrap_or(-1).to_string()),
+                    ("max_amount", camp.budget.max_amount.map(|m| m.minor()).unwrap_or(-1).to_string()),
                     ("max_count", camp.budget.max_redemptions.unwrap_or(-1).to_string()),
                     ("spent", spent.to_string()),
                     ("count", count.to_string()),
@@ -301,29 +382,59 @@ impl RedisLedger {
                 ],
             )
             .ignore();
-            pipe.cmd("EVAL")
-                .arg(self.scripts.merge)
-                .arg(5)
-                .arg(&meta)
-                .arg(&red)
-                .arg(&void)
-                .arg(&idem)
-                .arg(&pend)
-                .ignore();
-            pipe.del(&lock).ignore();
-            let done: Result<(), _> = pipe.query_async(&mut conn).await;
-            done.map_err(unavailable)?;
-            tracing::info!(
-                campaign,
-                live = count,
-                voided = voided.len(),
-                "ledger: campaign loaded from the database"
-            );
-            return Ok(());
+            // Staged keys of a reloader that dies here expire by themselves.
+            for k in &staged {
+                pipe.pexpire(k, 60_000).ignore();
+            }
+            let written: Result<(), _> = pipe.query_async(&mut conn).await;
+            if let Err(e) = written {
+                self.unlock(&mut conn, &lock, &token).await;
+                return Err(unavailable(e));
+            }
+            if let Some(p) = self.hooks.before_install {
+                tokio::time::sleep(p).await;
+            }
+            let mut install = self.scripts.install.prepare_invoke();
+            for k in keys.iter().chain(staged.iter()) {
+                install.key(k);
+            }
+            install.arg(&token).arg(&seen);
+            let outcome: String = install.invoke_async(&mut conn).await.map_err(unavailable)?;
+            match outcome.as_str() {
+                "OK" => {
+                    tracing::info!(
+                        campaign,
+                        live = count,
+                        voided = voided.len(),
+                        "ledger: campaign loaded from the database"
+                    );
+                    return Ok(());
+                }
+                // LOST_LOCK: our lock expired and another reload took over; CHANGED: a change
+                // may be missing from our snapshot. Either way, look again.
+                other => {
+                    tracing::info!(campaign, outcome = other, "ledger: reload not installed; trying again");
+                    if Instant::now() > deadline {
+                        return Err(LedgerError::Unavailable("campaign reload did not finish".into()));
+                    }
+                }
+            }
         }
     }
 
-    async fn release(&self, r: &Redemption) -> Result<(), LedgerError> {
+    /// Releases a reload lock if (and only if) it is still ours.
+    async fn unlock(&self, conn: &mut ConnectionManager, lock: &str, token: &str) {
+        let script = Script::new(
+            "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
+        );
+        let done: Result<i64, _> = script.key(lock).arg(token).invoke_async(conn).await;
+        if let Err(e) = done {
+            tracing::debug!(error = %e, "reload lock not released; it expires by itself");
+        }
+    }
+
+    /// Undoes a redemption in Redis; `voided`: the voucher stays voided (not redeemable).
+    async fn release(&self, r: &Redemption, voided: bool) -> Result<(), LedgerError> {
         self.invoke(
             &self.scripts.release,
             r.campaign_id,
@@ -333,6 +444,7 @@ impl RedisLedger {
                 r.discount.to_string(),
                 idem_field(&r.api_key_id, &r.idem_key),
                 order_field(r.serial, &r.order_id),
+                if voided { "1" } else { "0" }.to_owned(),
             ],
         )
         .await
@@ -347,16 +459,16 @@ impl RedisLedger {
     }
 
     async fn settle(&self, campaign: i32, id: &str) -> Result<(), LedgerError> {
+        let scope = self.scope().await?;
         let mut conn = self.connection(OP_TIMEOUT).await?;
-        settle_all(&mut conn, &self.scripts.settle, &self.prefix, campaign, &[id.to_owned()]).await
+        settle_all(&mut conn, &self.scripts.settle, &scope, campaign, &[id.to_owned()]).await
     }
 
     /// A task that takes (campaign, redemption id) pairs and settles whatever has gathered, one
     /// script call per campaign; stops when the ledger is dropped.
     fn spawn_settler(&self) -> tokio::sync::mpsc::UnboundedSender<(i32, String)> {
         let (queue, mut rx) = tokio::sync::mpsc::unbounded_channel::<(i32, String)>();
-        let (client, script, prefix) =
-            (self.client.clone(), self.scripts.settle.clone(), self.prefix.clone());
+        let (client, script, scope) = (self.client.clone(), self.scripts.settle.clone(), self.scope.clone());
         tokio::spawn(async move {
             let mut conn: Option<ConnectionManager> = None;
             let mut done = Vec::new();
@@ -374,8 +486,10 @@ impl RedisLedger {
                     tracing::warn!("pending entries not cleared (no Redis connection); the sweeper will");
                     continue;
                 };
+                // Known by now: a redemption only commits after a script ran under this scope.
+                let Some(scope) = scope.get() else { continue };
                 for (campaign, ids) in by_campaign {
-                    if let Err(e) = settle_all(c, &script, &prefix, campaign, &ids).await {
+                    if let Err(e) = settle_all(c, &script, scope, campaign, &ids).await {
                         tracing::warn!(error = %e, "pending entries not cleared; the sweeper will");
                     }
                 }
@@ -389,7 +503,7 @@ impl RedisLedger {
     /// refused it, or the sweeper released it): the caller tries again as a new request.
     async fn replayed(&self, campaign: i32, id: String) -> Result<Option<Redeemed>, LedgerError> {
         let db = self.db()?.clone();
-        let [.., pend] = self.keys(campaign);
+        let [_, _, _, _, pend, _, _] = Self::keys(&self.scope().await?, campaign);
         // Long enough for a loaded database to commit the first request; it commits or fails.
         let deadline = Instant::now() + Duration::from_secs(20);
         let mut pause = Duration::from_millis(2);
@@ -433,15 +547,28 @@ impl RedisLedger {
 
     /// One sweep (public so tests can run it without waiting).
     pub async fn sweep(&self) -> Result<usize, LedgerError> {
+        let scope = self.scope().await?;
+        let index = Self::pending_index(&scope);
         let mut conn = self.connection(OP_TIMEOUT).await?;
-        let campaigns: HashSet<i32> = conn.smembers(self.pending_index()).await.map_err(unavailable)?;
+        let campaigns: HashSet<i32> = conn.smembers(&index).await.map_err(unavailable)?;
         let now = Utc::now().timestamp_millis();
         let mut settled = 0;
         for campaign in campaigns {
-            let [_, _, _, _, pend] = self.keys(campaign);
+            let [_, _, _, _, pend, _, _] = Self::keys(&scope, campaign);
             let entries: Vec<(String, String)> = conn.hgetall(&pend).await.map_err(unavailable)?;
             if entries.is_empty() {
-                let _: Result<(), _> = conn.srem(self.pending_index(), campaign).await;
+                if let Some(p) = self.hooks.before_unindex {
+                    tokio::time::sleep(p).await;
+                }
+                // Unlisted first, then looked at again: an entry written meanwhile (its
+                // redemption listed the campaign before and after its script) puts it back.
+                // The index and the campaign's keys live in different slots of a cluster, so
+                // this cannot be one script.
+                let _: Result<(), _> = conn.srem(&index, campaign).await;
+                let left: usize = conn.hlen(&pend).await.map_err(unavailable)?;
+                if left > 0 {
+                    let _: Result<(), _> = conn.sadd(&index, campaign).await;
+                }
                 continue;
             }
             for (_, entry) in entries {
@@ -454,7 +581,7 @@ impl RedisLedger {
                 if db.run(move |c| redemptions::exists(c, &id)).await? {
                     self.settle(campaign, &r.redemption.id).await?;
                 } else {
-                    self.release(&Redemption::from(&r)).await?;
+                    self.release(&Redemption::from(&r), false).await?;
                 }
                 settled += 1;
             }
@@ -590,12 +717,12 @@ impl Ledger for RedisLedger {
         Err(LedgerError::Unavailable("the first request with this key did not finish".into()))
     }
 
-    async fn rollback(&self, id: &str, reason: &str) -> Result<Option<(Redemption, bool)>, LedgerError> {
+    async fn rollback(&self, id: &str, reason: &str) -> Result<Option<RolledBack>, LedgerError> {
         let db = self.db()?.clone();
         let (rid, why) = (id.to_owned(), reason.to_owned());
         let done = db.run(move |c| redemptions::rollback(c, &rid, &why)).await?;
-        if let Some((r, true)) = &done {
-            if let Err(e) = self.release(r).await {
+        if let Some(RolledBack { redemption: r, now: true, voided }) = &done {
+            if let Err(e) = self.release(r, *voided).await {
                 // Redis keeps counting it until the campaign reloads: conservative, never over.
                 tracing::warn!(error = %e, "rollback not applied in Redis; forcing a reload");
                 let _ = self.forget(r.campaign_id).await;
@@ -625,7 +752,7 @@ impl Ledger for RedisLedger {
                 c.status.as_str().to_owned(),
                 ms(c.starts_at).to_string(),
                 ms(c.expires_at).to_string(),
-                c.budget.max_amount.unwrap_or(-1).to_string(),
+                c.budget.max_amount.map(|m| m.minor()).unwrap_or(-1).to_string(),
                 c.budget.max_redemptions.unwrap_or(-1).to_string(),
             ],
         )
@@ -688,7 +815,7 @@ impl RedisLedger {
                     ?db_refusal,
                     "database refused what Redis allowed; releasing"
                 );
-                if let Err(e) = self.release(r).await {
+                if let Err(e) = self.release(r, false).await {
                     tracing::warn!(error = %e, "release failed; the sweeper will");
                 }
                 let _ = self.forget(r.campaign_id).await;
@@ -702,9 +829,13 @@ impl RedisLedger {
 
     /// Drops a campaign's cached state so the next redemption reloads it from the database.
     async fn forget(&self, campaign: i32) -> Result<(), LedgerError> {
-        let mut conn = self.connection(OP_TIMEOUT).await?;
-        let [meta, ..] = self.keys(campaign);
-        conn.del::<_, ()>(meta).await.map_err(unavailable)
+        self.invoke(&self.scripts.forget, campaign, Vec::new()).await.map(|_| ())
+    }
+
+    /// Loads a campaign from the database now, if it is not loaded (tests force races with it).
+    #[doc(hidden)]
+    pub async fn load(&self, campaign: i32) -> Result<(), LedgerError> {
+        self.ensure_loaded(campaign).await
     }
 }
 

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use super::{Ledger, LedgerError, Redeemed};
 use crate::store::{
     customers::VoidedVoucher,
-    redemptions::{self, Redemption, Refusal},
+    redemptions::{self, Redemption, Refusal, RolledBack},
     Db,
 };
 
@@ -46,7 +46,7 @@ impl Ledger for SqlLedger {
         })
     }
 
-    async fn rollback(&self, id: &str, reason: &str) -> Result<Option<(Redemption, bool)>, LedgerError> {
+    async fn rollback(&self, id: &str, reason: &str) -> Result<Option<RolledBack>, LedgerError> {
         let (id, reason) = (id.to_owned(), reason.to_owned());
         Ok(self.db.run(move |c| redemptions::rollback(c, &id, &reason)).await?)
     }

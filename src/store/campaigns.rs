@@ -8,6 +8,7 @@ use super::{schema::campaigns, Conn, StoreError};
 use crate::{
     domain::{
         campaign::{Budget, CampaignStatus, Discount, Variant},
+        money::Money,
         segment::Segment,
     },
     with_conn,
@@ -88,7 +89,10 @@ impl TryFrom<Row> for Campaign {
             variants: serde_json::from_str(&r.variants).map_err(|e| corrupt(r.id, "variants", e))?,
             status: CampaignStatus::parse(&r.status).ok_or_else(|| corrupt(r.id, "status", &r.status))?,
             salt: hex::decode(&r.salt).map_err(|e| corrupt(r.id, "salt", e))?,
-            budget: Budget { max_amount: r.budget_amount, max_redemptions: r.budget_redemptions },
+            budget: Budget {
+                max_amount: r.budget_amount.map(Money::from_stored),
+                max_redemptions: r.budget_redemptions,
+            },
             id: r.id,
             name: r.name,
             currency: r.currency,
@@ -145,7 +149,7 @@ pub fn create(conn: &mut Conn, new: &NewCampaign) -> Result<Campaign, StoreError
         campaigns::segment.eq(json(&new.segment)),
         campaigns::discount.eq(json(&new.discount)),
         campaigns::min_order.eq(new.min_order),
-        campaigns::budget_amount.eq(new.budget.max_amount),
+        campaigns::budget_amount.eq(new.budget.max_amount.map(Money::minor)),
         campaigns::budget_redemptions.eq(new.budget.max_redemptions),
         campaigns::starts_at.eq(new.starts_at),
         campaigns::expires_at.eq(new.expires_at),
@@ -201,7 +205,7 @@ pub fn patch(conn: &mut Conn, id: i32, patch: &CampaignPatch) -> Result<Campaign
         with_conn!(conn, |c| diesel::update(campaigns::table.find(id))
             .set((
                 campaigns::name.eq(patch.name.clone().unwrap_or(current.name.clone())),
-                campaigns::budget_amount.eq(budget.max_amount),
+                campaigns::budget_amount.eq(budget.max_amount.map(Money::minor)),
                 campaigns::budget_redemptions.eq(budget.max_redemptions),
                 campaigns::expires_at.eq(patch.expires_at.unwrap_or(current.expires_at)),
                 campaigns::status.eq(patch.status.unwrap_or(current.status).as_str()),

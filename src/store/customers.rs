@@ -177,7 +177,9 @@ fn append_consent(
     }
 }
 
-/// Voids the open (issued, unredeemed) vouchers of these customers; returns them.
+/// Voids the open (issued, unredeemed) vouchers of these customers; returns them. Their
+/// redeemed vouchers are marked voided too (`voided_at`, status kept): a later rollback of the
+/// redemption leaves such a voucher voided instead of redeemable (DESIGN, invariant 6).
 pub fn void_open_vouchers(
     conn: &mut Conn,
     customer_ids: &[String],
@@ -186,6 +188,13 @@ pub fn void_open_vouchers(
         return Ok(Vec::new());
     }
     let t = now();
+    let redeemed = vouchers::customer_id
+        .eq_any(customer_ids.to_vec())
+        .and(vouchers::status.eq("redeemed"))
+        .and(vouchers::voided_at.is_null());
+    with_conn!(conn, |c| diesel::update(vouchers::table.filter(redeemed))
+        .set(vouchers::voided_at.eq(Some(t)))
+        .execute(c))?;
     let open = vouchers::customer_id.eq_any(customer_ids.to_vec()).and(vouchers::status.eq("issued"));
     let voided: Vec<VoidedVoucher> = with_conn!(conn, |c| vouchers::table
         .filter(open.clone())

@@ -8,6 +8,7 @@
 pub mod api_keys;
 pub mod campaigns;
 pub mod customers;
+pub mod deployment;
 pub mod idempotency;
 pub mod jobs;
 pub mod redemptions;
@@ -75,6 +76,15 @@ impl Conn {
         &mut self,
         f: impl FnOnce(&mut Conn) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
+        self.transaction_with(f)
+    }
+
+    /// [`Conn::transaction`] with an error type of the caller's, for work that must roll back
+    /// for reasons of its own (an idempotent write whose use case failed).
+    pub fn transaction_with<R, E: From<diesel::result::Error>>(
+        &mut self,
+        f: impl FnOnce(&mut Conn) -> Result<R, E>,
+    ) -> Result<R, E> {
         use diesel::connection::{AnsiTransactionManager as Tm, TransactionManager};
         match self {
             Conn::Pg(c) => Tm::begin_transaction(&mut **c)?,
@@ -86,6 +96,34 @@ impl Conn {
             (Ok(_), Conn::Sqlite(c)) => Tm::commit_transaction(&mut **c),
             (Err(_), Conn::Pg(c)) => Tm::rollback_transaction(&mut **c),
             (Err(_), Conn::Sqlite(c)) => Tm::rollback_transaction(&mut **c),
+        };
+        match (result, ended) {
+            (Ok(r), Ok(())) => Ok(r),
+            (Ok(_), Err(e)) => Err(e.into()),
+            (Err(e), _) => Err(e),
+        }
+    }
+}
+
+impl Conn {
+    /// Runs `f` in one read-only transaction that sees one snapshot of the database
+    /// (PostgreSQL `REPEATABLE READ`; SQLite's deferred transaction under WAL reads one
+    /// snapshot from its first read on). For reads that must agree with each other.
+    pub fn read_snapshot<R>(
+        &mut self,
+        f: impl FnOnce(&mut Conn) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        use diesel::connection::{AnsiTransactionManager as Tm, TransactionManager};
+        match self {
+            Conn::Pg(c) => {
+                Tm::begin_transaction_sql(&mut **c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?
+            }
+            Conn::Sqlite(c) => Tm::begin_transaction_sql(&mut **c, "BEGIN DEFERRED")?,
+        }
+        let result = f(self);
+        let ended = match &mut *self {
+            Conn::Pg(c) => Tm::rollback_transaction(&mut **c),
+            Conn::Sqlite(c) => Tm::rollback_transaction(&mut **c),
         };
         match (result, ended) {
             (Ok(r), Ok(())) => Ok(r),
@@ -114,7 +152,9 @@ macro_rules! with_conn {
 }
 
 /// Every SQLite connection: WAL so readers never block the writer, a busy timeout so a
-/// writer waits for the lock instead of failing, and foreign keys enforced.
+/// writer waits for the lock instead of failing, foreign keys enforced, and `synchronous =
+/// FULL`: a commit (an acknowledged redemption) waits for the disk, so power loss or an OS
+/// crash cannot take it back (under WAL, `NORMAL` may lose the last commits).
 #[derive(Debug)]
 struct SqlitePragmas;
 
@@ -122,7 +162,7 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragma
     fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
         conn.batch_execute(
             "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
-             PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+             PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
         )
         .map_err(diesel::r2d2::Error::QueryError)
     }

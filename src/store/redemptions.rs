@@ -173,6 +173,8 @@ fn take_room(
             .filter(campaigns::status.eq("active"))
             .filter(campaigns::starts_at.le(during.0))
             .filter(campaigns::expires_at.gt(during.1))
+            // No sum may overflow, budget or not (amounts are bounded; this is the backstop).
+            .filter(campaigns::spent.le(i64::MAX - amount.max(0)))
             .filter(
                 campaigns::budget_amount
                     .is_null()
@@ -329,13 +331,25 @@ pub fn get(conn: &mut Conn, id: &str) -> Result<Option<Redemption>, StoreError> 
     Ok(with_conn!(conn, |c| redemptions::table.find(id).select(Redemption::as_select()).first(c).optional())?)
 }
 
-/// Rolls a redemption back once: the voucher and the budget are restored, the row keeps its
-/// history. Returns the redemption and whether this call did it (`false`: it was already).
-pub fn rollback(conn: &mut Conn, id: &str, reason: &str) -> Result<Option<(Redemption, bool)>, StoreError> {
+/// What a rollback did.
+#[derive(Debug, Clone)]
+pub struct RolledBack {
+    pub redemption: Redemption,
+    /// `false`: it had been rolled back before (this call changed nothing).
+    pub now: bool,
+    /// The voucher stays voided instead of becoming redeemable again: it was voided while
+    /// redeemed (consent withdrawn, erasure) or its campaign has ended.
+    pub voided: bool,
+}
+
+/// Rolls a redemption back once: the budget is restored, and the voucher becomes redeemable
+/// again unless it was voided meanwhile or its campaign ended (then it is voided, for good);
+/// the row keeps its history.
+pub fn rollback(conn: &mut Conn, id: &str, reason: &str) -> Result<Option<RolledBack>, StoreError> {
     conn.transaction(|conn| {
         let Some(r) = get(conn, id)? else { return Ok(None) };
         if r.rolled_back_at.is_some() {
-            return Ok(Some((r, false)));
+            return Ok(Some(RolledBack { redemption: r, now: false, voided: false }));
         }
         let now = Utc::now().naive_utc();
         let n = with_conn!(conn, |c| diesel::update(
@@ -345,7 +359,7 @@ pub fn rollback(conn: &mut Conn, id: &str, reason: &str) -> Result<Option<(Redem
         .execute(c))?;
         if n != 1 {
             let r = get(conn, id)?.ok_or(StoreError::NotFound)?;
-            return Ok(Some((r, false)));
+            return Ok(Some(RolledBack { redemption: r, now: false, voided: false }));
         }
         with_conn!(conn, |c| diesel::update(campaigns::table.find(r.campaign_id))
             .set((
@@ -353,11 +367,23 @@ pub fn rollback(conn: &mut Conn, id: &str, reason: &str) -> Result<Option<(Redem
                 campaigns::redeemed.eq(campaigns::redeemed - 1)
             ))
             .execute(c))?;
-        with_conn!(conn, |c| diesel::update(
-            vouchers::table.find((r.campaign_id, r.serial)).filter(vouchers::status.eq("redeemed"))
-        )
-        .set(vouchers::status.eq("issued"))
-        .execute(c))?;
+        let (owner, voided_at): (Option<String>, Option<NaiveDateTime>) =
+            with_conn!(conn, |c| vouchers::table
+                .find((r.campaign_id, r.serial))
+                .select((vouchers::customer_id, vouchers::voided_at))
+                .first(c))?;
+        let status: String =
+            with_conn!(conn, |c| campaigns::table.find(r.campaign_id).select(campaigns::status).first(c))?;
+        let voided = voided_at.is_some() || owner.is_none() || status == "ended";
+        let redeemed =
+            vouchers::table.find((r.campaign_id, r.serial)).filter(vouchers::status.eq("redeemed"));
+        if voided {
+            with_conn!(conn, |c| diesel::update(redeemed)
+                .set((vouchers::status.eq("voided"), vouchers::voided_at.eq(Some(voided_at.unwrap_or(now)))))
+                .execute(c))?;
+        } else {
+            with_conn!(conn, |c| diesel::update(redeemed).set(vouchers::status.eq("issued")).execute(c))?;
+        }
         with_conn!(conn, |c| diesel::insert_into(rollbacks::table)
             .values((
                 rollbacks::redemption_id.eq(id),
@@ -366,7 +392,7 @@ pub fn rollback(conn: &mut Conn, id: &str, reason: &str) -> Result<Option<(Redem
             ))
             .execute(c))?;
         let r = get(conn, id)?.ok_or(StoreError::NotFound)?;
-        Ok(Some((r, true)))
+        Ok(Some(RolledBack { redemption: r, now: true, voided }))
     })
 }
 

@@ -29,9 +29,22 @@ struct VariantDay {
     #[diesel(sql_type = BigInt)]
     n: i64,
     #[diesel(sql_type = BigInt)]
-    discount: i64,
+    discount_hi: i64,
     #[diesel(sql_type = BigInt)]
-    order_value: i64,
+    discount_lo: i64,
+    #[diesel(sql_type = BigInt)]
+    order_hi: i64,
+    #[diesel(sql_type = BigInt)]
+    order_lo: i64,
+}
+
+/// Sums are taken in two parts, `x / 2^24` and `x % 2^24`, each of which sums within a
+/// BIGINT on both backends for any count a campaign can hold (SQLite's `SUM` fails on
+/// overflow, PostgreSQL's cast back to BIGINT does); put together exactly in an `i128`.
+const SPLIT: i64 = 1 << 24;
+
+fn joined(hi: i64, lo: i64) -> i128 {
+    i128::from(hi) * i128::from(SPLIT) + i128::from(lo)
 }
 
 /// Per variant index: vouchers issued.
@@ -39,8 +52,8 @@ struct VariantDay {
 pub struct VariantTotals {
     pub issued: i64,
     pub redeemed: i64,
-    pub discount: i64,
-    pub order_value: i64,
+    pub discount: i128,
+    pub order_value: i128,
 }
 
 /// A campaign's totals.
@@ -49,7 +62,7 @@ pub struct Aggregates {
     /// Indexed by variant.
     pub variants: Vec<VariantTotals>,
     /// Days with live redemptions (UTC): (day, redemptions, discount).
-    pub daily: Vec<(NaiveDate, i64, i64)>,
+    pub daily: Vec<(NaiveDate, i64, i128)>,
 }
 
 /// Sums a campaign's vouchers and live redemptions by variant and by day.
@@ -63,8 +76,11 @@ pub fn aggregates(conn: &mut Conn, campaign_id: i32, variants: usize) -> Result<
     };
     // One pass over the live redemptions, grouped by variant and day; folded below.
     let redeemed_sql = format!(
-        "SELECT variant, {day_expr} AS day, COUNT(*) AS n, CAST(COALESCE(SUM(discount), 0) AS BIGINT) AS discount, \
-         CAST(COALESCE(SUM(order_amount), 0) AS BIGINT) AS order_value FROM redemptions \
+        "SELECT variant, {day_expr} AS day, COUNT(*) AS n, \
+         CAST(COALESCE(SUM(discount / {SPLIT}), 0) AS BIGINT) AS discount_hi, \
+         CAST(COALESCE(SUM(discount % {SPLIT}), 0) AS BIGINT) AS discount_lo, \
+         CAST(COALESCE(SUM(order_amount / {SPLIT}), 0) AS BIGINT) AS order_hi, \
+         CAST(COALESCE(SUM(order_amount % {SPLIT}), 0) AS BIGINT) AS order_lo FROM redemptions \
          WHERE campaign_id = {campaign_id} AND rolled_back_at IS NULL GROUP BY 1, 2"
     );
     let (issued, redeemed): (Vec<Issued>, Vec<VariantDay>) = crate::with_conn!(conn, |c| {
@@ -78,17 +94,18 @@ pub fn aggregates(conn: &mut Conn, campaign_id: i32, variants: usize) -> Result<
             v.issued = i.n;
         }
     }
-    let mut days: std::collections::BTreeMap<NaiveDate, (i64, i64)> = Default::default();
+    let mut days: std::collections::BTreeMap<NaiveDate, (i64, i128)> = Default::default();
     for r in redeemed {
+        let (discount, order_value) = (joined(r.discount_hi, r.discount_lo), joined(r.order_hi, r.order_lo));
         if let Some(v) = out.variants.get_mut(r.variant as usize) {
             v.redeemed += r.n;
-            v.discount += r.discount;
-            v.order_value += r.order_value;
+            v.discount += discount;
+            v.order_value += order_value;
         }
         if let Ok(day) = NaiveDate::parse_from_str(&r.day, "%Y-%m-%d") {
             let e = days.entry(day).or_default();
             e.0 += r.n;
-            e.1 += r.discount;
+            e.1 += discount;
         }
     }
     out.daily = days.into_iter().map(|(day, (n, d))| (day, n, d)).collect();

@@ -37,7 +37,7 @@ macro_rules! in_segment {
                     customers::id.eq_any(
                         carts::table
                             .filter(carts::currency.eq(at.currency.to_owned()))
-                            .filter(carts::value.ge(*min_value))
+                            .filter(carts::value.ge(min_value.minor()))
                             .filter(carts::abandoned_at.ge(since))
                             .filter(carts::abandoned_at.le(now))
                             .select(carts::customer_id),

@@ -181,13 +181,14 @@ on_both_ledgers!(every_reason_code_is_reached, |opts: Options| async move {
         )
         .await;
     assert_problem(s.redeem(c3, k3, "o-3", 12000).await, 409, "budget_exhausted").await;
-    s.app
-        .patch_json(
-            &path,
-            &s.app.admin_key,
-            &json!({"budget": {"max_amount": 1000000}, "expires_at": "2026-01-02T00:00:00Z"}),
-        )
+    // A campaign cannot be moved into the past (422), but it can end soon.
+    let soon = chrono::Utc::now() + chrono::Duration::milliseconds(1500);
+    let resp = s
+        .app
+        .patch_json(&path, &s.app.admin_key, &json!({"budget": {"max_amount": 1000000}, "expires_at": soon}))
         .await;
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    tokio::time::sleep(std::time::Duration::from_millis(1700)).await;
     assert_problem(s.redeem(c3, k3, "o-3", 12000).await, 410, "expired").await;
 
     // A campaign that has not started.
@@ -492,7 +493,9 @@ async fn crashed_mid_redemption() -> (OwnRedis, Shop, String) {
     let dead_url: vouchsafe::config::DatabaseUrl =
         format!("postgres://postgres@127.0.0.1:{}/gone", closed_port()).parse().unwrap();
     let dead_db = vouchsafe::store::Db::connect(&dead_url, 1).unwrap();
-    let crashed = RedisLedger::new(&redis.url(), &prefix, Some(dead_db)).unwrap();
+    let deployment = s.app.state.db.run(vouchsafe::store::deployment::id).await.unwrap();
+    let crashed =
+        RedisLedger::new(&redis.url(), &prefix, Some(dead_db)).unwrap().with_deployment(&deployment);
     assert!(crashed.redeem(redemption_for(&s, 1, "o-1")).await.is_err(), "not acknowledged");
     (redis, s, prefix)
 }
@@ -521,12 +524,9 @@ async fn a_reload_keeps_what_is_in_flight_and_a_replay_of_an_undone_request_star
     // the reload must still count it, or a second customer would get the last redemption.
     let client = redis::Client::open(redis.url().as_str()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let campaign = &s.campaign;
-    let _: () = redis::cmd("DEL")
-        .arg(format!("{prefix}:{{c:{campaign}}}:meta"))
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    let (campaign, scope) = (&s.campaign, s.app.redis_scope().await);
+    let _: () =
+        redis::cmd("DEL").arg(format!("{scope}:{{c:{campaign}}}:meta")).query_async(&mut conn).await.unwrap();
     assert_problem(s.redeem(&s.vouchers[2].0, &s.vouchers[2].1, "o-2", 10000).await, 409, "budget_exhausted")
         .await;
 
@@ -591,7 +591,8 @@ async fn pending_entries_are_not_cleared_during_a_reload_and_the_sweeper_settles
     let redis = OwnRedis::start();
     let s = shop(Options { redis_url: Some(redis.url()), ..Options::default() }, 2, json!({})).await;
     let prefix = s.app.redis.as_ref().unwrap().prefix.clone();
-    let key = |name: &str| format!("{prefix}:{{c:{}}}:{name}", s.campaign);
+    let scope = s.app.redis_scope().await;
+    let key = |name: &str| format!("{scope}:{{c:{}}}:{name}", s.campaign);
     let client = redis::Client::open(redis.url().as_str()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     let pending = |mut conn: redis::aio::MultiplexedConnection, k: String| async move {

@@ -182,7 +182,10 @@ async fn segment_sql_handles_edge_dates_and_thresholds_like_the_domain_rules() {
     }
     assert_eq!(app.delete("/v1/customers/bought/carts/k1", k).await.status(), 204);
     assert_problem(app.delete("/v1/customers/bought/carts/k1", k).await, 404, "not_found").await;
-    let seg = Segment::AbandonedCart { min_value: 5000, within_hours: 24 };
+    let seg = Segment::AbandonedCart {
+        min_value: vouchsafe::domain::money::Money::new(5000).unwrap(),
+        within_hours: 24,
+    };
     assert_eq!(members(seg, now.naive_utc()).await, vec!["at"]);
 }
 
@@ -204,7 +207,10 @@ async fn sql_segments_and_domain_rules_agree_customer_by_customer() {
     let segs = vec![
         Segment::Birthday { window_days: 30 },
         Segment::Birthday { window_days: 366 },
-        Segment::AbandonedCart { min_value: 3000, within_hours: 24 },
+        Segment::AbandonedCart {
+            min_value: vouchsafe::domain::money::Money::new(3000).unwrap(),
+            within_hours: 24,
+        },
         Segment::LoyaltyTier { tiers: vec!["gold".into(), "platinum".into()] },
         Segment::AllConsented,
     ];
@@ -523,7 +529,7 @@ async fn campaigns_validate_every_field_and_patch_by_the_rules() {
     assert_eq!(patched["status"], "paused");
     assert_eq!(app.patch_json(&path, k, &json!({"status": "ended"})).await.status(), 200);
     assert_problem(app.patch_json(&path, k, &json!({"status": "active"})).await, 409, "conflict").await;
-    assert_problem(app.post_json(&format!("{path}/generations"), k, &Value::Null).await, 409, "conflict")
+    assert_problem(app.post_json(&format!("{path}/generations"), k, &Value::Null).await, 410, "expired")
         .await;
     assert_problem(app.get("/v1/campaigns/nope", k).await, 404, "not_found").await;
 }

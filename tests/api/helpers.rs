@@ -106,6 +106,8 @@ pub struct Options {
     pub db: Option<Db>,
     pub ledger: Option<Arc<dyn Ledger>>,
     pub migrate: bool,
+    /// The Redis key prefix (default: a random one per test).
+    pub redis_prefix: Option<String>,
 }
 
 impl Default for Options {
@@ -117,6 +119,7 @@ impl Default for Options {
             db: None,
             ledger: None,
             migrate: true,
+            redis_prefix: None,
         }
     }
 }
@@ -155,7 +158,7 @@ impl TestApp {
         let (ledger, redis): (Arc<dyn Ledger>, _) = match (opts.ledger, env_redis) {
             (Some(l), _) => (l, None),
             (None, Ok(url)) => {
-                let prefix = random_name("t");
+                let prefix = opts.redis_prefix.clone().unwrap_or_else(|| random_name("t"));
                 (
                     {
                         let ledger = Arc::new(
@@ -292,6 +295,12 @@ impl TestApp {
         }
     }
 
+    /// The start of every Redis key of this app's database: `prefix:deployment id`.
+    pub async fn redis_scope(&self) -> String {
+        let id = self.state.db.run(vouchsafe::store::deployment::id).await.unwrap();
+        format!("{}:{id}", self.redis.as_ref().expect("a Redis ledger").prefix)
+    }
+
     /// The campaign's vouchers (JSON export).
     pub async fn vouchers(&self, campaign: &str) -> Vec<Value> {
         let body: Value = self
@@ -376,6 +385,18 @@ impl OwnRedis {
 impl Drop for OwnRedis {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// The Redis a test of the Redis ledger runs on: the environment's (`TEST_REDIS_URL`) or, on a
+/// run without one, a redis-server of the test's own, so such tests run on every backend.
+pub fn test_redis() -> (String, Option<OwnRedis>) {
+    match std::env::var("TEST_REDIS_URL") {
+        Ok(url) => (url, None),
+        Err(_) => {
+            let own = OwnRedis::start();
+            (own.url(), Some(own))
+        }
     }
 }
 

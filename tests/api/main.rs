@@ -8,6 +8,8 @@ mod crm;
 mod errors;
 mod health;
 mod helpers;
+mod integrity;
+mod ledger_races;
 mod openapi;
 mod reports;
 mod signing;

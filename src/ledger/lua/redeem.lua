@@ -1,9 +1,20 @@
 -- Redeem one voucher atomically. All keys share the campaign's hash tag (single slot).
 -- KEYS: 1 meta (hash), 2 red (serial -> redemption id), 3 void (set of serials),
---       4 idem (field -> "rid|hash"), 5 pend (rid -> pending entry)
+--       4 idem (field -> "rid|hash"), 5 pend (rid -> pending entry) (6 lock, 7 gen: unused)
 -- ARGV: 1 serial, 2 redemption id, 3 discount, 4 now (ms), 5 idempotency field ('' = none),
 --       6 request hash, 7 order field, 8 pending entry
+-- Every input and the campaign's state are checked before the first write, so the script
+-- either does all of its writes or none (Redis does not roll a script back half-way).
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'NOLOAD'} end
+
+local function whole(x, max)
+  local n = tonumber(x)
+  return n ~= nil and n >= 0 and n <= max and n == math.floor(n)
+end
+if not (whole(ARGV[1], 4294967295) and whole(ARGV[3], 1e12) and whole(ARGV[4], 1e15))
+    or ARGV[2] == '' or ARGV[7] == '' or ARGV[8] == '' then
+  return {'BAD_INPUT'}
+end
 
 local function replay(field, check_hash)
   local prev = redis.call('HGET', KEYS[4], field)
@@ -22,6 +33,9 @@ local r = replay(ARGV[7], false)
 if r then return r end
 
 local m = redis.call('HMGET', KEYS[1], 'status', 'starts', 'expires', 'max_amount', 'max_count', 'spent', 'count')
+for i = 2, 7 do
+  if tonumber(m[i]) == nil then return {'BAD_STATE'} end
+end
 local now = tonumber(ARGV[4])
 if m[1] == 'paused' then return {'PAUSED'} end
 if m[1] == 'ended' then return {'ENDED'} end
