@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 
 use crate::{
     app,
-    config::Settings,
+    config::{Settings, SECRET_SETTINGS},
     domain::access::Scopes,
     signing::REFRESH_EVERY,
     store::{api_keys, signing_keys, StoreError},
@@ -99,6 +99,35 @@ pub enum KeysCommand {
     },
     /// List code-signing keys (ids and dates, never secrets).
     ListSigning,
+}
+
+impl Cli {
+    /// Parses the command line as `Cli::parse` does, except that a wrong value of a setting that
+    /// may hold a secret is reported without the value (clap echoes values in its errors).
+    pub fn parse_args() -> Cli {
+        Cli::try_parse().unwrap_or_else(|e| without_secret_value(e).exit())
+    }
+}
+
+/// A clap error about a secret setting's value, rewritten to name the setting and why, but
+/// not the value, not even in part; other errors as they are.
+fn without_secret_value(e: clap::Error) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue};
+    let (Some(ContextValue::String(arg)), Some(_)) =
+        (e.get(ContextKind::InvalidArg), e.get(ContextKind::InvalidValue))
+    else {
+        return e;
+    };
+    let flag = arg.split_whitespace().next().unwrap_or_default();
+    let Some((flag, env)) = SECRET_SETTINGS.iter().find(|(f, _)| *f == flag) else {
+        return e;
+    };
+    let why = std::error::Error::source(&e).map_or_else(|| "not a valid value".to_owned(), |s| s.to_string());
+    clap::Error::raw(
+        e.kind(),
+        format!("invalid {env} (or {flag}); the value is not shown as it may hold a secret: {why}"),
+    )
+    .format(&mut <Cli as clap::CommandFactory>::command())
 }
 
 /// Runs the parsed command line.
