@@ -5,6 +5,36 @@
 
 use std::{fmt, net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
 
+/// The settings whose value may hold a secret (a password, the master key), as flag and
+/// environment variable: their values are never printed, not even in a parse error.
+pub const SECRET_SETTINGS: [(&str, &str); 3] = [
+    ("--database-url", "DATABASE_URL"),
+    ("--redis-url", "REDIS_URL"),
+    ("--master-key", "VOUCHSAFE_MASTER_KEY"),
+];
+
+/// Query parameters that carry a password (libpq's `password`, redis+unix's `pass`).
+const SECRET_PARAMS: [&str; 3] = ["password", "pass", "sslpassword"];
+
+/// A URL for display: its password and password parameters replaced by `***`.
+fn redacted(mut u: url::Url) -> String {
+    if u.password().is_some() {
+        let _ = u.set_password(Some("***"));
+    }
+    let secret = |k: &str| SECRET_PARAMS.iter().any(|p| k.eq_ignore_ascii_case(p));
+    if u.query_pairs().any(|(k, _)| secret(&k)) {
+        let pairs: Vec<(String, String)> = u
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if secret(&k) { "***".to_owned() } else { v.into_owned() };
+                (k.into_owned(), v)
+            })
+            .collect();
+        u.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    u.to_string()
+}
+
 /// Where the relational store lives.
 #[derive(Clone, PartialEq, Eq)]
 pub enum DatabaseUrl {
@@ -58,12 +88,7 @@ impl fmt::Display for DatabaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             DatabaseUrl::Postgres(raw) => match url::Url::parse(raw) {
-                Ok(mut u) => {
-                    if u.password().is_some() {
-                        let _ = u.set_password(Some("***"));
-                    }
-                    write!(f, "{u}")
-                }
+                Ok(u) => f.write_str(&redacted(u)),
                 Err(_) => f.write_str("postgres://(unparsable)"),
             },
             DatabaseUrl::Sqlite(SqliteTarget::Memory) => f.write_str("sqlite::memory:"),
@@ -90,6 +115,7 @@ impl FromStr for RedisUrl {
         if !(s.starts_with("redis://") || s.starts_with("rediss://") || s.starts_with("redis+unix://")) {
             return Err("expected redis://HOST:PORT[/DB]".into());
         }
+        url::Url::parse(s).map_err(|e| format!("not a valid Redis URL: {e}"))?;
         redis::Client::open(s).map_err(|e| format!("not a valid Redis URL: {e}"))?;
         Ok(RedisUrl(s.to_owned()))
     }
@@ -98,12 +124,7 @@ impl FromStr for RedisUrl {
 impl fmt::Debug for RedisUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match url::Url::parse(&self.0) {
-            Ok(mut u) => {
-                if u.password().is_some() {
-                    let _ = u.set_password(Some("***"));
-                }
-                write!(f, "{u}")
-            }
+            Ok(u) => f.write_str(&redacted(u)),
             Err(_) => f.write_str("redis://(unparsable)"),
         }
     }
@@ -117,10 +138,16 @@ impl FromStr for MasterKey {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        // The messages give the length, never the value (nor a part of it).
+        const EXPECTED: &str = "expected 64 hex characters (32 random bytes, e.g. `openssl rand -hex 32`)";
+        let s = s.trim();
+        let len = s.chars().count();
+        if len != 64 {
+            return Err(format!("{EXPECTED}, got {len} characters"));
+        }
         let mut key = [0u8; 32];
-        hex::decode_to_slice(s.trim(), &mut key).map_err(|_| {
-            "expected 64 hex characters (32 random bytes, e.g. `openssl rand -hex 32`)".to_string()
-        })?;
+        hex::decode_to_slice(s, &mut key)
+            .map_err(|_| format!("{EXPECTED}; it has a character that is not a hex digit"))?;
         Ok(MasterKey(key))
     }
 }
@@ -149,11 +176,17 @@ fn parse_secs(s: &str) -> Result<Duration, String> {
 #[derive(clap::Args, Clone, Debug)]
 pub struct Settings {
     /// Database: postgres://USER@HOST:PORT/DB, sqlite://PATH or sqlite::memory:
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://vouchsafe.db", global = true)]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://vouchsafe.db",
+        hide_env_values = true,
+        global = true
+    )]
     pub database_url: DatabaseUrl,
 
     /// Redis for the redemption ledger; unset = the SQL ledger in the database.
-    #[arg(long, env = "REDIS_URL", global = true)]
+    #[arg(long, env = "REDIS_URL", hide_env_values = true, global = true)]
     pub redis_url: Option<RedisUrl>,
 
     /// Address the HTTP service listens on.
@@ -225,5 +258,9 @@ mod tests {
         assert!(!u.to_string().contains("hunter2"));
         let r: RedisUrl = "redis://:hunter2@127.0.0.1:6379".parse().unwrap();
         assert!(!format!("{r:?}").contains("hunter2"));
+        let u: DatabaseUrl = "postgres://db:5432/v?sslmode=require&Password=hunter2".parse().unwrap();
+        assert!(!u.to_string().contains("hunter2") && u.to_string().contains("sslmode=require"), "{u}");
+        let r: RedisUrl = "redis+unix:///run/redis.sock?db=1&pass=hunter2".parse().unwrap();
+        assert!(!format!("{r:?}").contains("hunter2"), "{r:?}");
     }
 }

@@ -10,7 +10,10 @@ use std::{
 use crate::{
     config::MasterKey,
     domain::code::{Keyring, SigningKey},
-    store::{signing_keys, Db, StoreError},
+    store::{
+        signing_keys::{self, KeyringKeys},
+        Db, StoreError,
+    },
 };
 
 /// How often running services re-read the signing keys.
@@ -24,10 +27,22 @@ pub struct Signing {
 }
 
 impl Signing {
-    /// Loads the keyring from the database.
+    /// Loads the keyring from the database. Warns (naming key ids, never secrets) about retired
+    /// keys the master key does not open, which are skipped, and about secrets stored plain
+    /// although a master key is set; an active key that does not open is an error.
     pub async fn load(db: Db, master: Option<MasterKey>) -> Result<Arc<Signing>, StoreError> {
         let signing = Arc::new(Signing { db, master, ring: RwLock::new(Arc::new(Keyring::new(Vec::new()))) });
-        signing.refresh().await?;
+        let loaded = signing.reload().await?;
+        for (id, error) in &loaded.unopened_retired {
+            tracing::warn!(key_id = id, error = %error, "retired signing key {id} cannot be opened; skipped");
+        }
+        if signing.master.is_some() && !loaded.plain.is_empty() {
+            let ids = loaded.plain.iter().map(u8::to_string).collect::<Vec<_>>().join(", ");
+            tracing::warn!(
+                "signing key(s) {ids} are stored in plain text although VOUCHSAFE_MASTER_KEY is set; \
+                 seal them with `vouchsafe keys seal-signing`"
+            );
+        }
         Ok(signing)
     }
 
@@ -38,16 +53,20 @@ impl Signing {
 
     /// Re-reads the keys; on failure the previous keyring stays in force.
     pub async fn refresh(&self) -> Result<(), StoreError> {
+        self.reload().await.map(drop)
+    }
+
+    async fn reload(&self) -> Result<KeyringKeys, StoreError> {
         let master = self.master.clone();
-        let records = self.db.run(move |c| signing_keys::all(c, master.as_ref())).await?;
-        let keys = records
+        let loaded = self.db.run(move |c| signing_keys::for_keyring(c, master.as_ref())).await?;
+        let keys = loaded
+            .active
             .iter()
-            .filter(|r| r.retired_at.is_none())
             .map(|r| SigningKey::new(r.id, &r.secret))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| StoreError::Sealed(e.to_string()))?;
         *self.ring.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(Keyring::new(keys));
-        Ok(())
+        Ok(loaded)
     }
 
     /// Refreshes every `every` until the last handle to this keyring is dropped.

@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 
 use crate::{
     app,
-    config::Settings,
+    config::{Settings, SECRET_SETTINGS},
     domain::access::Scopes,
     signing::REFRESH_EVERY,
     store::{api_keys, signing_keys, StoreError},
@@ -97,8 +97,39 @@ pub enum KeysCommand {
         /// The signing key's id (1-255), as `keys list-signing` shows it.
         id: u8,
     },
-    /// List code-signing keys (ids and dates, never secrets).
+    /// List code-signing keys (ids, dates and whether sealed; never secrets).
     ListSigning,
+    /// Seal every plain code-signing secret with VOUCHSAFE_MASTER_KEY (running it again is harmless).
+    SealSigning,
+}
+
+impl Cli {
+    /// Parses the command line as `Cli::parse` does, except that a wrong value of a setting that
+    /// may hold a secret is reported without the value (clap echoes values in its errors).
+    pub fn parse_args() -> Cli {
+        Cli::try_parse().unwrap_or_else(|e| without_secret_value(e).exit())
+    }
+}
+
+/// A clap error about a secret setting's value, rewritten to name the setting and why, but
+/// not the value, not even in part; other errors as they are.
+fn without_secret_value(e: clap::Error) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue};
+    let (Some(ContextValue::String(arg)), Some(_)) =
+        (e.get(ContextKind::InvalidArg), e.get(ContextKind::InvalidValue))
+    else {
+        return e;
+    };
+    let flag = arg.split_whitespace().next().unwrap_or_default();
+    let Some((flag, env)) = SECRET_SETTINGS.iter().find(|(f, _)| *f == flag) else {
+        return e;
+    };
+    let why = std::error::Error::source(&e).map_or_else(|| "not a valid value".to_owned(), |s| s.to_string());
+    clap::Error::raw(
+        e.kind(),
+        format!("invalid {env} (or {flag}); the value is not shown as it may hold a secret: {why}"),
+    )
+    .format(&mut <Cli as clap::CommandFactory>::command())
 }
 
 /// Runs the parsed command line.
@@ -228,17 +259,41 @@ async fn keys(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<()> {
         }
         KeysCommand::ListSigning => {
             let master = settings.master_key.clone();
-            let keys = db.run(move |c| signing_keys::all(c, master.as_ref())).await?;
+            let keys = db.run(signing_keys::list).await?;
             let current = keys.iter().filter(|k| k.retired_at.is_none()).map(|k| k.id).max();
-            println!("{:<4}  {:<20}  STATUS", "ID", "CREATED");
-            for k in keys {
+            let stored = |k: &signing_keys::StoredKey| match (k.is_sealed(), &master) {
+                (false, _) => "plain",
+                (true, Some(m)) if k.open(Some(m)).is_err() => "sealed (not by this master key)",
+                (true, _) => "sealed",
+            };
+            let stored_w = keys.iter().map(|k| stored(k).len()).max().unwrap_or(6).max(6);
+            println!("{:<4}  {:<20}  {:<stored_w$}  STATUS", "ID", "CREATED", "SECRET");
+            for k in &keys {
                 let status = match k.retired_at {
                     Some(t) => format!("retired {}", t.format("%Y-%m-%d %H:%M")),
                     None if Some(k.id) == current => "current (signs new codes)".into(),
                     None => "active (verifies)".into(),
                 };
-                println!("{:<4}  {:<20}  {status}", k.id, k.created_at.format("%Y-%m-%d %H:%M:%S"));
+                println!(
+                    "{:<4}  {:<20}  {:<stored_w$}  {status}",
+                    k.id,
+                    k.created_at.format("%Y-%m-%d %H:%M:%S"),
+                    stored(k)
+                );
             }
+        }
+        KeysCommand::SealSigning => {
+            let master = settings.master_key.clone().context(
+                "cannot seal signing keys: set VOUCHSAFE_MASTER_KEY (or --master-key) to the key to seal them with",
+            )?;
+            let (sealed, already) = db
+                .run(move |c| signing_keys::seal_plain(c, &master))
+                .await
+                .context("cannot seal signing keys")?;
+            eprintln!(
+                "sealed {sealed} signing key(s), {already} already were; from now on every instance \
+                 needs this VOUCHSAFE_MASTER_KEY to start (running ones keep their keys until restarted)"
+            );
         }
     }
     Ok(())

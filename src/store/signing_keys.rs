@@ -100,21 +100,135 @@ fn load_rows(conn: &mut Conn) -> Result<Vec<Row>, StoreError> {
     Ok(with_conn!(conn, |c| signing_keys::table.select(Row::as_select()).order(signing_keys::id).load(c))?)
 }
 
-/// Every signing key, retired ones included, with secrets opened.
-pub fn all(conn: &mut Conn, master: Option<&MasterKey>) -> Result<Vec<SigningKeyRecord>, StoreError> {
+/// The stored form of a sealed secret starts with this.
+pub const SEALED_PREFIX: &str = "aes256gcm:";
+
+/// A signing key as stored, its secret not opened: enough to list keys and to check a master
+/// key, and never printable as a secret (its `Debug` leaves the stored form out).
+pub struct StoredKey {
+    pub id: u8,
+    pub created_at: NaiveDateTime,
+    pub retired_at: Option<NaiveDateTime>,
+    stored: String,
+}
+
+impl std::fmt::Debug for StoredKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredKey")
+            .field("id", &self.id)
+            .field("sealed", &self.is_sealed())
+            .field("retired_at", &self.retired_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StoredKey {
+    /// Whether the secret is sealed under a master key (else it is stored plain).
+    pub fn is_sealed(&self) -> bool {
+        self.stored.starts_with(SEALED_PREFIX)
+    }
+
+    /// The secret, opened with `master` when sealed.
+    pub fn open(&self, master: Option<&MasterKey>) -> Result<[u8; 32], StoreError> {
+        open(master, self.id, &self.stored)
+    }
+
+    fn record(&self, secret: [u8; 32]) -> SigningKeyRecord {
+        SigningKeyRecord { id: self.id, secret, created_at: self.created_at, retired_at: self.retired_at }
+    }
+}
+
+/// Every signing key, retired ones included, secrets left as stored.
+pub fn list(conn: &mut Conn) -> Result<Vec<StoredKey>, StoreError> {
     load_rows(conn)?
         .into_iter()
         .map(|row| {
             let id = u8::try_from(row.id)
                 .map_err(|_| StoreError::Sealed(format!("key id {} out of range", row.id)))?;
-            Ok(SigningKeyRecord {
-                id,
-                secret: open(master, id, &row.secret)?,
-                created_at: row.created_at,
-                retired_at: row.retired_at,
-            })
+            Ok(StoredKey { id, created_at: row.created_at, retired_at: row.retired_at, stored: row.secret })
         })
         .collect()
+}
+
+/// What a keyring is made of, and what a start should warn about.
+#[derive(Debug)]
+pub struct KeyringKeys {
+    /// The active keys with their secrets opened.
+    pub active: Vec<SigningKeyRecord>,
+    /// Retired keys whose secret `master` does not open, with why; they verify nothing any more,
+    /// so they do not stop a start.
+    pub unopened_retired: Vec<(u8, StoreError)>,
+    /// Keys whose secret is stored plain.
+    pub plain: Vec<u8>,
+}
+
+/// The keys a keyring needs: every active key must open (else the error names it); a retired
+/// key that does not open is only reported.
+pub fn for_keyring(conn: &mut Conn, master: Option<&MasterKey>) -> Result<KeyringKeys, StoreError> {
+    let mut out = KeyringKeys { active: Vec::new(), unopened_retired: Vec::new(), plain: Vec::new() };
+    for key in list(conn)? {
+        if !key.is_sealed() {
+            out.plain.push(key.id);
+        }
+        match (key.open(master), key.retired_at) {
+            (Ok(secret), None) => out.active.push(key.record(secret)),
+            (Err(e), None) => return Err(e),
+            (Ok(_), Some(_)) => {}
+            (Err(e), Some(_)) => out.unopened_retired.push((key.id, e)),
+        }
+    }
+    Ok(out)
+}
+
+/// Refuses to seal anything with `master` unless it is the master key the stored secrets are
+/// sealed with: it must open every active sealed key (a start needs them) and, when only retired
+/// keys are sealed, at least one of those. Without a master key, any sealed key refuses. So a
+/// mistyped key is refused instead of sealing a secret no other start can open.
+pub fn prove_master(keys: &[StoredKey], master: Option<&MasterKey>) -> Result<(), StoreError> {
+    let sealed: Vec<&StoredKey> = keys.iter().filter(|k| k.is_sealed()).collect();
+    if sealed.is_empty() {
+        return Ok(());
+    }
+    let ids = |ks: &[&StoredKey]| ks.iter().map(|k| k.id.to_string()).collect::<Vec<_>>().join(", ");
+    if master.is_none() {
+        return Err(StoreError::Conflict(format!(
+            "signing keys {} are sealed and VOUCHSAFE_MASTER_KEY is not set; set it to the key they \
+             were sealed with",
+            ids(&sealed)
+        )));
+    }
+    let unopened: Vec<&StoredKey> = sealed.iter().copied().filter(|k| k.open(master).is_err()).collect();
+    let active_unopened: Vec<&StoredKey> =
+        unopened.iter().copied().filter(|k| k.retired_at.is_none()).collect();
+    if !active_unopened.is_empty() || unopened.len() == sealed.len() {
+        let named = if active_unopened.is_empty() { &unopened } else { &active_unopened };
+        return Err(StoreError::Conflict(format!(
+            "VOUCHSAFE_MASTER_KEY does not open sealed signing key(s) {}, so it is not the master key \
+             in use (a typo?); nothing was changed",
+            ids(named)
+        )));
+    }
+    Ok(())
+}
+
+/// Seals every plain secret with `master`, after [`prove_master`]; returns how many keys were
+/// sealed now and how many already were. Running it again seals nothing.
+pub fn seal_plain(conn: &mut Conn, master: &MasterKey) -> Result<(usize, usize), StoreError> {
+    conn.transaction(|conn| {
+        let keys = list(conn)?;
+        prove_master(&keys, Some(master))?;
+        let mut sealed_now = 0;
+        for key in keys.iter().filter(|k| !k.is_sealed()) {
+            let sealed = seal(Some(master), key.id, &key.open(None)?);
+            let (id, plain) = (i32::from(key.id), key.stored.as_str());
+            sealed_now += with_conn!(conn, |c| diesel::update(
+                signing_keys::table.filter(signing_keys::id.eq(id)).filter(signing_keys::secret.eq(plain))
+            )
+            .set(signing_keys::secret.eq(&sealed))
+            .execute(c))?;
+        }
+        Ok((sealed_now, keys.len() - sealed_now))
+    })
 }
 
 fn insert(conn: &mut Conn, master: Option<&MasterKey>, id: u8) -> Result<bool, StoreError> {
@@ -142,8 +256,10 @@ pub fn ensure_one(conn: &mut Conn, master: Option<&MasterKey>) -> Result<bool, S
     insert(conn, master, 1)
 }
 
-/// Adds a key with the next id; new codes are signed with it from then on.
+/// Adds a key with the next id; new codes are signed with it from then on. Refused when `master`
+/// is not the master key the existing secrets are sealed with ([`prove_master`]).
 pub fn rotate(conn: &mut Conn, master: Option<&MasterKey>) -> Result<u8, StoreError> {
+    prove_master(&list(conn)?, master)?;
     for _ in 0..5 {
         let max: Option<i32> =
             with_conn!(conn, |c| signing_keys::table.select(diesel::dsl::max(signing_keys::id)).first(c))?;

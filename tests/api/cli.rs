@@ -184,3 +184,47 @@ async fn operators_import_generate_and_export_from_the_command_line() {
     assert_eq!(code, 1);
     assert!(err.contains("no campaign with id 999999"), "{err}");
 }
+
+/// Whether `text` holds `secret` or any 8-character piece of it.
+fn leaks(text: &str, secret: &str) -> bool {
+    let chars: Vec<char> = secret.chars().collect();
+    chars.windows(8.min(chars.len())).any(|w| text.contains(&w.iter().collect::<String>()))
+}
+
+#[test]
+fn wrong_secret_settings_are_named_but_never_echoed() {
+    let db = TestDb::new();
+    let hex63 = "0123456789abcdef".repeat(4)[..63].to_owned();
+    let hex65 = format!("{hex63}ab");
+    let not_hex = format!("{hex63}g");
+    for (var, flag, value, secret) in [
+        ("DATABASE_URL", "--database-url", "postgres://u:hunter2-Zq9xW7@[bad".to_owned(), "hunter2-Zq9xW7"),
+        ("REDIS_URL", "--redis-url", "redis://:hunter2-Zq9xW7@host:notaport".to_owned(), "hunter2-Zq9xW7"),
+        ("VOUCHSAFE_MASTER_KEY", "--master-key", hex63.clone(), &hex63),
+        ("VOUCHSAFE_MASTER_KEY", "--master-key", hex65.clone(), &hex65),
+        ("VOUCHSAFE_MASTER_KEY", "--master-key", not_hex.clone(), &not_hex),
+    ] {
+        let from_env = run(vouchsafe(&db).env(var, &value).arg("migrate"));
+        let from_flag = run(vouchsafe(&db).arg(format!("{flag}={value}")).arg("migrate"));
+        for (code, out, err) in [from_env, from_flag] {
+            assert_eq!(code, 2, "{var}={value}: {err}");
+            assert!(!leaks(&out, secret) && !leaks(&err, secret), "{var} leaked:\n{out}{err}");
+            assert!(!leaks(&err, &value), "{var} leaked:\n{err}");
+            let first = err.lines().next().unwrap_or_default();
+            assert!(
+                first.starts_with("error: invalid ") && first.contains(var) && first.contains(flag),
+                "{err}"
+            );
+        }
+    }
+    let (_, _, err) = run(vouchsafe(&db).env("VOUCHSAFE_MASTER_KEY", &hex63).arg("migrate"));
+    assert!(err.contains("got 63 characters"), "says why: {err}");
+
+    // Help shows which variables are read, not their values.
+    let (code, out, err) = run(vouchsafe(&db)
+        .env("DATABASE_URL", "postgres://u:hunter2-Zq9xW7@db/v")
+        .env("REDIS_URL", "redis://:hunter2-Zq9xW7@r:6379")
+        .arg("--help"));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("DATABASE_URL") && !leaks(&out, "hunter2-Zq9xW7"), "{out}");
+}
