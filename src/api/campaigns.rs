@@ -435,7 +435,7 @@ pub async fn get_generation(
 #[utoipa::path(
     tag = "generation",
     security(("api_key" = [])),
-    params(("id" = String, Path)),
+    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer")),
     request_body = IssueBody,
     responses(
         (status = 201, description = "Issued", body = VoucherView),
@@ -447,30 +447,36 @@ pub async fn get_generation(
 #[post("/v1/campaigns/{id}/vouchers")]
 #[tracing::instrument(name = "issue_voucher", skip_all)]
 pub async fn issue_voucher(
-    _auth: Authorized<CrmScope>,
+    auth: Authorized<CrmScope>,
     state: web::Data<AppState>,
+    req: HttpRequest,
     path: web::Path<String>,
-    body: web::Json<IssueBody>,
+    body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
     let id = campaign_id(&path)?;
+    let raw = body.into_inner();
+    let fingerprint = idempotency::fingerprint(&req, &raw);
+    let body: IssueBody = parse_body(raw)?;
     let customer = CustomerId::parse(&body.customer_id).map_err(|e| ApiError::invalid("customer_id", e))?;
     let campaign = load_campaign(&state, id).await?;
     still_issuing(&campaign)?;
     let keyring = state.signing.keyring();
-    let c2 = campaign.clone();
-    let voucher = state
-        .db
-        .run(move |c| Ok(issuance::issue_one(c, &c2, &keyring, customer.as_str(), Utc::now())))
-        .await?
-        .map_err(|e| match e {
-            IssueError::NoConsent => ApiError::NoConsent,
-            IssueError::NotInSegment => ApiError::NotInSegment,
-            IssueError::AlreadyIssued => ApiError::AlreadyIssued,
-            IssueError::NoCustomer => ApiError::NotFound("customer"),
-            IssueError::Other(e) => ApiError::Internal(e),
-            IssueError::Store(e) => e.into(),
-        })?;
-    Ok(HttpResponse::Created().json(issuance::view(&campaign, voucher)))
+    let key = idempotency::key_of(&req)?;
+    idempotency::once(&state, &auth.caller.key_id, key, fingerprint, move |c| {
+        let voucher = issuance::issue_one(c, &campaign, &keyring, customer.as_str(), Utc::now()).map_err(
+            |e| match e {
+                IssueError::NoConsent => ApiError::NoConsent,
+                IssueError::NotInSegment => ApiError::NotInSegment,
+                IssueError::AlreadyIssued => ApiError::AlreadyIssued,
+                IssueError::NoCustomer => ApiError::NotFound("customer"),
+                IssueError::Other(e) => ApiError::Internal(e),
+                IssueError::Store(e) => e.into(),
+            },
+        )?;
+        let view = issuance::view(&campaign, voucher);
+        Ok((StatusCode::CREATED, serde_json::to_value(view).unwrap_or_default()))
+    })
+    .await
 }
 
 /// Every voucher of a campaign, streamed: `format=json` (default), `ndjson` or `csv`

@@ -408,6 +408,30 @@ async fn an_ended_or_expired_campaign_issues_nothing() {
     assert_problem(resp, 410, "expired").await;
 }
 
+#[tokio::test]
+async fn single_issuance_honours_idempotency_keys() {
+    let app = TestApp::spawn().await;
+    app.consented_customer("c-1", json!({})).await;
+    let campaign = app.campaign(json!({})).await;
+    let send = |customer: &'static str| {
+        app.client
+            .post(app.url(&format!("/v1/campaigns/{campaign}/vouchers")))
+            .bearer_auth(&app.admin_key)
+            .header("Idempotency-Key", "issue-1")
+            .json(&json!({"customer_id": customer}))
+            .send()
+    };
+    let first = send("c-1").await.unwrap();
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    let retry = send("c-1").await.unwrap();
+    assert_eq!(retry.status(), 201, "a retry gets the first answer, not 409 already_issued");
+    assert_eq!(retry.headers().get("idempotent-replayed").unwrap(), "true");
+    assert_eq!(retry.json::<Value>().await.unwrap()["code"], first["code"]);
+    assert_problem(send("c-2").await.unwrap(), 422, "idempotency_key_reused").await;
+    assert_eq!(app.vouchers(&campaign).await.len(), 1);
+}
+
 #[derive(QueryableByName)]
 struct Synchronous {
     #[diesel(sql_type = Integer)]
