@@ -52,9 +52,14 @@ impl GroupCommit {
     /// written (keep it well under the sweeper's grace, so the sweeper never releases what is
     /// then written).
     pub fn start(db: Db, max_wait: Duration) -> std::io::Result<Self> {
+        Self::start_with(db, max_wait, COMMITTERS)
+    }
+
+    /// [`GroupCommit::start`] with `committers` threads (SQLite, one writer at a time: one).
+    pub fn start_with(db: Db, max_wait: Duration, committers: usize) -> std::io::Result<Self> {
         let (queue, rx) = mpsc::unbounded_channel();
         let rx = Arc::new(std::sync::Mutex::new(rx));
-        for i in 0..COMMITTERS {
+        for i in 0..committers.max(1) {
             let (db, rx) = (db.clone(), rx.clone());
             std::thread::Builder::new()
                 .name(format!("vouchsafe-commit-{i}"))
