@@ -9,6 +9,7 @@ pub mod campaigns;
 pub mod checkout;
 pub mod customers;
 pub mod error;
+mod error_doc;
 pub mod idempotency;
 pub mod keys;
 pub mod meta;
@@ -174,10 +175,13 @@ fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(reports::report_index);
 }
 
-/// The OpenAPI document of every route the app serves.
+/// The OpenAPI document of every route the app serves, with the error answers every route
+/// shares (see [`error_doc`]). Applied here, not in `#[openapi(modifiers)]`, because the paths
+/// only exist once the routes are registered.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    let (_, doc) =
+    let (_, mut doc) =
         App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(routes).split_for_parts();
+    utoipa::Modify::modify(&error_doc::ErrorResponses, &mut doc);
     doc
 }
 
