@@ -17,8 +17,9 @@ use crate::{
     store::campaigns,
 };
 
-const PAGE_CSP: &str =
-    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'";
+/// Pages load nothing from anywhere, run no script and may not be framed (clickjacking).
+const PAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; \
+                        form-action 'none'; frame-ancestors 'none'";
 
 async fn load(state: &AppState, raw_id: &str) -> Result<Report, ApiError> {
     let id = campaign_id(raw_id)?;
@@ -76,6 +77,7 @@ fn html(body: String) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CONTENT_SECURITY_POLICY, PAGE_CSP))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .body(body)
 }
@@ -84,7 +86,10 @@ fn html(body: String) -> HttpResponse {
 fn html_denied(e: ApiError) -> HttpResponse {
     let (status, _, title) = e.parts();
     let mut resp = HttpResponse::build(status);
-    resp.content_type("text/html; charset=utf-8").insert_header((header::CONTENT_SECURITY_POLICY, PAGE_CSP));
+    resp.content_type("text/html; charset=utf-8")
+        .insert_header((header::CONTENT_SECURITY_POLICY, PAGE_CSP))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((header::CACHE_CONTROL, "no-store"));
     if status.as_u16() == 401 {
         resp.insert_header((
             header::WWW_AUTHENTICATE,
