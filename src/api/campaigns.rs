@@ -211,6 +211,14 @@ pub struct VoucherView {
     pub status: String,
 }
 
+/// The voucher export as JSON (`format=json`): every voucher in one streamed document, shaped
+/// like the other lists; `next_cursor` is always null, as the export is never cut into pages.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct VoucherExport {
+    pub items: Vec<VoucherView>,
+    pub next_cursor: Option<String>,
+}
+
 /// Query of the voucher export.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct ExportQuery {
@@ -341,7 +349,8 @@ pub async fn get_campaign(
     request_body = PatchCampaign,
     responses(
         (status = 200, description = "Changed", body = CampaignView),
-        (status = 409, description = "An ended campaign cannot change status", body = super::error::Problem),
+        (status = 404, description = "No such campaign", body = super::error::Problem),
+        (status = 409, description = "`conflict`: an ended campaign cannot change status", body = super::error::Problem),
     )
 )]
 #[patch("/v1/campaigns/{id}")]
@@ -383,7 +392,8 @@ pub async fn patch_campaign(
     params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
     responses(
         (status = 202, description = "Queued", body = JobView),
-        (status = 410, description = "expired: the campaign has ended or expired", body = super::error::Problem),
+        (status = 404, description = "No such campaign", body = super::error::Problem),
+        (status = 410, description = "`expired`: the campaign has ended or expired", body = super::error::Problem),
     )
 )]
 #[post("/v1/campaigns/{id}/generations")]
@@ -439,9 +449,10 @@ pub async fn get_generation(
     request_body = IssueBody,
     responses(
         (status = 201, description = "Issued", body = VoucherView),
-        (status = 422, description = "no_consent or not_in_segment", body = super::error::Problem),
-        (status = 409, description = "already_issued", body = super::error::Problem),
-        (status = 410, description = "expired: the campaign has ended or expired", body = super::error::Problem),
+        (status = 404, description = "`not_found`: no such campaign or customer", body = super::error::Problem),
+        (status = 409, description = "`already_issued`, or `idempotency_in_progress`", body = super::error::Problem),
+        (status = 410, description = "`expired`: the campaign has ended or expired", body = super::error::Problem),
+        (status = 422, description = "`no_consent`, `not_in_segment`, `idempotency_key_reused`", body = super::error::Problem),
     )
 )]
 #[post("/v1/campaigns/{id}/vouchers")]
@@ -485,7 +496,17 @@ pub async fn issue_voucher(
     tag = "generation",
     security(("api_key" = [])),
     params(("id" = String, Path), ExportQuery),
-    responses((status = 200, description = "The vouchers", body = Vec<VoucherView>))
+    responses(
+        (status = 200, description = "The vouchers, in the media type `format` asks for: one JSON document \
+                                      (`format=json`), one voucher object per line (`ndjson`), or CSV with a \
+                                      header line (`csv`)",
+         content(
+             (VoucherExport = "application/json"),
+             (VoucherView = "application/x-ndjson"),
+             (String = "text/csv"),
+         )),
+        (status = 404, description = "No such campaign", body = super::error::Problem),
+    )
 )]
 #[get("/v1/campaigns/{id}/vouchers")]
 #[tracing::instrument(name = "export_vouchers", skip_all)]

@@ -335,6 +335,7 @@ pub async fn redeem(
     responses(
         (status = 200, description = "Rolled back", body = RedemptionView),
         (status = 404, description = "No such redemption", body = super::error::Problem),
+        (status = 503, description = "`ledger_unavailable`", body = super::error::Problem),
     )
 )]
 #[post("/v1/redemptions/{id}/rollback")]

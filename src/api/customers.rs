@@ -446,7 +446,10 @@ async fn write_batch(
     security(("api_key" = [])),
     params(("customer_id" = String, Path)),
     request_body = ConsentBody,
-    responses((status = 201, description = "Appended", body = ConsentRecorded))
+    responses(
+        (status = 201, description = "Appended", body = ConsentRecorded),
+        (status = 422, description = "`invalid_body`: the customer id or a field is invalid", body = super::error::Problem),
+    )
 )]
 #[post("/v1/customers/{customer_id}/consents")]
 #[tracing::instrument(name = "add_consent", skip_all)]
@@ -482,6 +485,7 @@ pub async fn add_consent(
     responses(
         (status = 200, description = "History", body = ConsentPage),
         (status = 404, description = "No such customer", body = super::error::Problem),
+        (status = 422, description = "`invalid_body`: the customer id is invalid", body = super::error::Problem),
     )
 )]
 #[get("/v1/customers/{customer_id}/consents")]
@@ -512,7 +516,10 @@ pub async fn list_consents(
     security(("api_key" = [])),
     params(("customer_id" = String, Path)),
     request_body = CartBody,
-    responses((status = 201, description = "Recorded", body = CartBody))
+    responses(
+        (status = 201, description = "Recorded", body = CartBody),
+        (status = 422, description = "`invalid_body`: the customer id or a field is invalid", body = super::error::Problem),
+    )
 )]
 #[post("/v1/customers/{customer_id}/carts")]
 #[tracing::instrument(name = "put_cart", skip_all)]
@@ -575,6 +582,7 @@ pub async fn delete_cart(
     responses(
         (status = 200, description = "The export", body = CustomerExport),
         (status = 404, description = "No such customer (or erased)", body = super::error::Problem),
+        (status = 422, description = "`invalid_body`: the customer id is invalid", body = super::error::Problem),
     )
 )]
 #[get("/v1/customers/{customer_id}/export")]
@@ -624,6 +632,7 @@ pub async fn export_customer(
     responses(
         (status = 204, description = "Erased"),
         (status = 404, description = "No such customer", body = super::error::Problem),
+        (status = 422, description = "`invalid_body`: the customer id is invalid", body = super::error::Problem),
     )
 )]
 #[delete("/v1/customers/{customer_id}")]

@@ -9,6 +9,7 @@ pub mod campaigns;
 pub mod checkout;
 pub mod customers;
 pub mod error;
+mod error_doc;
 pub mod idempotency;
 pub mod keys;
 pub mod meta;
@@ -174,10 +175,13 @@ fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(reports::report_index);
 }
 
-/// The OpenAPI document of every route the app serves.
+/// The OpenAPI document of every route the app serves, with the error answers every route
+/// shares (see [`error_doc`]). Applied here, not in `#[openapi(modifiers)]`, because the paths
+/// only exist once the routes are registered.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    let (_, doc) =
+    let (_, mut doc) =
         App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(routes).split_for_parts();
+    utoipa::Modify::modify(&error_doc::ErrorResponses, &mut doc);
     doc
 }
 
@@ -296,6 +300,22 @@ async fn observe(
 }
 
 /// Starts the HTTP service on `listener`. `workers = 0` means one per core.
+///
+/// Every answer of the app is problem+json or a page: `problemize` rewrites actix-web's own
+/// plain-text error answers. Some protocol errors never reach the app, so they cannot be:
+/// actix-http's HTTP/1 dispatcher answers them itself, before any service or middleware runs,
+/// with an empty body and `connection: close`, and has no hook to change that answer:
+/// - 400 for a request head it cannot parse: a malformed request line, method or URI, a header
+///   with a forbidden byte, a bad or repeated `Content-Length`, `Content-Length` together with
+///   chunked `Transfer-Encoding`, an HTTP/2 preface on this HTTP/1 listener;
+/// - 431 for a head over 128 KiB or with more than 96 header fields;
+/// - 408 for a head still incomplete after the client request timeout (5 s).
+///
+/// A body that breaks at the transfer level (a bad chunk) after its head was read does reach
+/// the handler, as a payload error, and answers 400 problem+json. (When the head and the broken
+/// chunk arrive in one read, the dispatcher can close the connection before the handler's
+/// answer is written, as seen on the NDJSON import; that too happens inside actix-http.)
+/// `tests/api/errors.rs` pins all of this.
 pub fn serve(state: web::Data<AppState>, listener: TcpListener, workers: usize) -> std::io::Result<Server> {
     let mut server = HttpServer::new(move || {
         let (app, _doc) = App::new().into_utoipa_app().configure(routes).split_for_parts();

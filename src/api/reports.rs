@@ -17,8 +17,9 @@ use crate::{
     store::campaigns,
 };
 
-const PAGE_CSP: &str =
-    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'";
+/// Pages load nothing from anywhere, run no script and may not be framed (clickjacking).
+const PAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; \
+                        form-action 'none'; frame-ancestors 'none'";
 
 async fn load(state: &AppState, raw_id: &str) -> Result<Report, ApiError> {
     let id = campaign_id(raw_id)?;
@@ -50,7 +51,10 @@ pub async fn report_json(
     tag = "reports",
     security(("api_key" = [])),
     params(("id" = String, Path)),
-    responses((status = 200, description = "CSV", content_type = "text/csv"))
+    responses(
+        (status = 200, description = "CSV", content_type = "text/csv", body = String),
+        (status = 404, description = "No such campaign", body = super::error::Problem),
+    )
 )]
 #[get("/v1/campaigns/{id}/report.csv")]
 #[tracing::instrument(name = "report_csv", skip_all)]
@@ -73,6 +77,7 @@ fn html(body: String) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CONTENT_SECURITY_POLICY, PAGE_CSP))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .body(body)
 }
@@ -81,7 +86,10 @@ fn html(body: String) -> HttpResponse {
 fn html_denied(e: ApiError) -> HttpResponse {
     let (status, _, title) = e.parts();
     let mut resp = HttpResponse::build(status);
-    resp.content_type("text/html; charset=utf-8").insert_header((header::CONTENT_SECURITY_POLICY, PAGE_CSP));
+    resp.content_type("text/html; charset=utf-8")
+        .insert_header((header::CONTENT_SECURITY_POLICY, PAGE_CSP))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((header::CACHE_CONTROL, "no-store"));
     if status.as_u16() == 401 {
         resp.insert_header((
             header::WWW_AUTHENTICATE,
@@ -96,12 +104,29 @@ fn html_denied(e: ApiError) -> HttpResponse {
     ))
 }
 
+/// A page for a caller without a usable key; any other failure (the database down while
+/// looking the key up) stays a problem+json error.
+fn denied_page(auth: Result<Authorized<ReportsScope>, ApiError>) -> Result<Option<HttpResponse>, ApiError> {
+    match auth {
+        Ok(_) => Ok(None),
+        Err(e @ (ApiError::MissingKey | ApiError::UnknownKey | ApiError::Forbidden(_))) => {
+            Ok(Some(html_denied(e)))
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// The campaign's report as a page with charts.
 #[utoipa::path(
     tag = "reports",
     security(("api_key" = [])),
     params(("id" = String, Path)),
-    responses((status = 200, description = "HTML page", content_type = "text/html"))
+    responses(
+        (status = 200, description = "HTML page", content_type = "text/html", body = String),
+        (status = 401, description = "A page asking for the key (HTTP Basic challenge)", content_type = "text/html", body = String),
+        (status = 403, description = "A page: the key lacks the reports scope", content_type = "text/html", body = String),
+        (status = 404, description = "No such campaign", body = super::error::Problem),
+    )
 )]
 #[get("/reports/campaigns/{id}")]
 #[tracing::instrument(name = "report_page", skip_all)]
@@ -110,8 +135,8 @@ pub async fn report_page(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    if let Err(e) = auth {
-        return Ok(html_denied(e));
+    if let Some(page) = denied_page(auth)? {
+        return Ok(page);
     }
     Ok(html(render_report_page(&load(&state, &path).await?)))
 }
@@ -120,7 +145,11 @@ pub async fn report_page(
 #[utoipa::path(
     tag = "reports",
     security(("api_key" = [])),
-    responses((status = 200, description = "HTML page", content_type = "text/html"))
+    responses(
+        (status = 200, description = "HTML page", content_type = "text/html", body = String),
+        (status = 401, description = "A page asking for the key (HTTP Basic challenge)", content_type = "text/html", body = String),
+        (status = 403, description = "A page: the key lacks the reports scope", content_type = "text/html", body = String),
+    )
 )]
 #[get("/reports")]
 #[tracing::instrument(name = "report_index", skip_all)]
@@ -128,8 +157,8 @@ pub async fn report_index(
     auth: Result<Authorized<ReportsScope>, ApiError>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    if let Err(e) = auth {
-        return Ok(html_denied(e));
+    if let Some(page) = denied_page(auth)? {
+        return Ok(page);
     }
     let all = state.db.run(|c| campaigns::list(c, None, 1000)).await?;
     let entries: Vec<IndexEntry> = all

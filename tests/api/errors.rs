@@ -128,3 +128,80 @@ async fn garbage_never_gets_a_500() {
         assert_eq!(resp.headers().get("content-type").unwrap(), "application/problem+json");
     }
 }
+
+/// Writes `parts` to a fresh connection, pausing between them, and reads until the server
+/// closes it (or 5 s pass). Returns the status, the header lines (lower-cased) and the body.
+fn raw_exchange(addr: &str, parts: &[&[u8]]) -> (u16, Vec<String>, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+        stream.write_all(part).unwrap();
+    }
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no answer head: {answer:?}"));
+    let mut lines = head.lines();
+    let status = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, lines.map(str::to_ascii_lowercase).collect(), body.to_owned())
+}
+
+#[tokio::test]
+async fn protocol_errors_answer_problem_json_where_they_reach_the_app() {
+    let app = TestApp::spawn().await;
+    let addr = app.address.trim_start_matches("http://").to_owned();
+    let key = app.admin_key.clone();
+    tokio::task::spawn_blocking(move || {
+        // A body that breaks at the transfer level (a bad chunk size) after its head: the
+        // handler sees a payload error and answers problem+json.
+        let routes = [
+            ("/v1/keys", "application/json", "malformed_json"),
+            ("/v1/customers/import", "application/x-ndjson", "invalid_parameter"),
+        ];
+        for (path, ctype, code) in routes {
+            let head = format!(
+                "POST {path} HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {key}\r\nContent-Type: {ctype}\r\n\
+                 Transfer-Encoding: chunked\r\n\r\n"
+            );
+            let (status, headers, body) = raw_exchange(&addr, &[head.as_bytes(), b"ZZ\r\n{}\r\n0\r\n\r\n"]);
+            assert_eq!(status, 400, "{path}: {headers:?} {body}");
+            assert!(
+                headers.contains(&"content-type: application/problem+json".to_owned()),
+                "{path}: {headers:?}"
+            );
+            let problem: serde_json::Value = serde_json::from_str(&body).expect("a problem document");
+            assert_eq!(problem["code"], code, "{path}: {body}");
+        }
+
+        // Heads that actix-http refuses itself, before any service runs (see `api::serve`): a
+        // bare status, no body, and the connection closed; never a 5xx or a hang.
+        let many: String = (0..100).map(|i| format!("X-H{i}: 1\r\n")).collect();
+        let cases: [(Vec<u8>, u16); 4] = [
+            (b"HELLO\r\n\r\n".to_vec(), 400),
+            (b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Bad: a\x01b\r\n\r\n".to_vec(), 400),
+            (
+                b"POST /v1/keys HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"
+                    .to_vec(),
+                400,
+            ),
+            (format!("GET /healthz HTTP/1.1\r\nHost: t\r\n{many}\r\n").into_bytes(), 431),
+        ];
+        for (raw, want) in cases {
+            let (status, headers, body) = raw_exchange(&addr, &[&raw]);
+            assert_eq!(status, want, "{:?}: {headers:?}", String::from_utf8_lossy(&raw[..20]));
+            assert!(headers.contains(&"connection: close".to_owned()), "{headers:?}");
+            assert!(
+                headers.contains(&"content-length: 0".to_owned()) && body.is_empty(),
+                "{headers:?} {body}"
+            );
+        }
+    })
+    .await
+    .unwrap();
+    // And the service goes on answering.
+    assert_eq!(app.client.get(app.url("/healthz")).send().await.unwrap().status(), 200);
+}

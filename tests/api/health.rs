@@ -6,7 +6,7 @@ use vouchsafe::{
     store::Db,
 };
 
-use crate::helpers::{assert_problem, closed_port, Options, TestApp, TestDb};
+use crate::helpers::{assert_problem, closed_port, random_name, Options, TestApp, TestDb};
 
 #[tokio::test]
 async fn healthz_and_readyz_answer_200() {
@@ -68,6 +68,58 @@ async fn metrics_count_requests_by_route_pattern_and_status() {
     );
     // Concrete paths (ids, codes) never become labels.
     assert!(!text.contains("someone-secret-id"));
+}
+
+/// The sample lines of `/metrics` (one per series and bucket).
+async fn metric_samples(app: &TestApp) -> Vec<String> {
+    let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()).map(str::to_owned).collect()
+}
+
+/// Sends `n` unauthenticated requests, each with a made-up method, to a made-up path or a real one.
+async fn made_up_requests(app: &TestApp, n: usize) -> Vec<String> {
+    let mut methods = Vec::new();
+    for i in 0..n {
+        let method = random_name("X").to_uppercase();
+        let path = if i % 2 == 0 {
+            format!("/{}/{}", random_name("p"), random_name("q"))
+        } else {
+            "/v1/keys".into()
+        };
+        let resp = app
+            .client
+            .request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), app.url(&path))
+            .send()
+            .await
+            .unwrap();
+        assert!(matches!(resp.status().as_u16(), 404 | 405), "{method} {path}: {}", resp.status());
+        methods.push(method);
+    }
+    methods
+}
+
+#[tokio::test]
+async fn made_up_methods_and_paths_do_not_add_metric_series() {
+    let app = TestApp::spawn().await;
+    made_up_requests(&app, 4).await;
+    metric_samples(&app).await; // the scrape itself is counted from now on
+    let before = metric_samples(&app).await;
+
+    let methods = made_up_requests(&app, 100).await;
+    let after = metric_samples(&app).await;
+    assert_eq!(after.len(), before.len(), "series grew: {:#?}", &after[..after.len().min(40)]);
+    let text = after.join("\n");
+    for method in &methods {
+        assert!(!text.contains(method.as_str()), "{method} became a label");
+    }
+    assert!(
+        text.contains(r#"http_requests_total{method="OTHER",route="unmatched",status="404"} 52"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"http_requests_total{method="OTHER",route="/v1/keys",status="405"} 52"#),
+        "{text}"
+    );
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use crate::{
     checkout::{shop, Shop},
-    helpers::{assert_problem, Options},
+    helpers::{assert_problem, Options, TestApp},
 };
 
 /// Two variants (control: 25% capped at 50.00; fixed: 10.00 off) and a scripted history.
@@ -137,6 +137,36 @@ async fn the_page_asks_a_browser_for_the_key() {
         .unwrap();
     assert_eq!(resp.status(), 200);
     assert!(resp.text().await.unwrap().contains(&format!("/reports/campaigns/{}", s.campaign)));
+}
+
+#[tokio::test]
+async fn every_html_answer_forbids_sniffing_and_framing() {
+    let app = TestApp::spawn().await;
+    let campaign = app.campaign(json!({})).await;
+    let checkout = app.key("checkout").await;
+    let page = format!("/reports/campaigns/{campaign}");
+    let cases = [
+        ("/reports", Some(app.admin_key.as_str()), 200),
+        (page.as_str(), Some(app.admin_key.as_str()), 200),
+        (page.as_str(), None, 401),
+        ("/reports", Some("vs_nosuchkey_000000000000"), 401),
+        (page.as_str(), Some(checkout.as_str()), 403),
+    ];
+    for (path, key, status) in cases {
+        let mut req = app.client.get(app.url(path));
+        if let Some(key) = key {
+            req = req.basic_auth("me", Some(key));
+        }
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status().as_u16(), status, "{path}");
+        let header =
+            |name: &str| resp.headers().get(name).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+        assert!(header("content-type").starts_with("text/html"), "{path} {status}");
+        assert_eq!(header("x-content-type-options"), "nosniff", "{path} {status}");
+        let csp = header("content-security-policy");
+        assert!(csp.contains("frame-ancestors 'none'"), "{path} {status}: {csp}");
+        assert!(csp.contains("default-src 'none'"), "{path} {status}: {csp}");
+    }
 }
 
 #[tokio::test]
