@@ -310,6 +310,7 @@ pub fn serve(state: web::Data<AppState>, listener: TcpListener, workers: usize) 
                     .error_handler(|e, _| ApiError::InvalidParameter(e.to_string()).into()),
             )
             .default_service(web::to(fallback))
+            .wrap(from_fn(auth::authenticate))
             .wrap(ErrorHandlers::new().default_handler(error::problemize))
             .wrap(from_fn(observe))
     })

@@ -1,6 +1,7 @@
 //! Integration tests over real HTTP against the real app, on the backend the environment picks
 //! (see `helpers.rs`).
 
+mod access;
 mod auth;
 mod checkout;
 mod cli;
