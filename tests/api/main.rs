@@ -6,6 +6,7 @@ mod auth;
 mod checkout;
 mod cli;
 mod crm;
+mod edges;
 mod errors;
 mod health;
 mod helpers;
