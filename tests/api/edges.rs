@@ -2,8 +2,152 @@
 //! an erased customer's id left behind in a generation job.
 
 use serde_json::{json, Value};
+use vouchsafe::domain::csv::FORMULA_TRIGGERS;
 
 use crate::helpers::{assert_problem, TestApp};
+
+/// A strict RFC 4180 reader (CRLF rows, `"` quoting), kept apart from the code under test.
+fn parse_csv(input: &str) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    let (mut row, mut cell) = (Vec::new(), String::new());
+    let mut chars = input.chars().peekable();
+    let mut quoted_cell = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if cell.is_empty() && !quoted_cell => {
+                quoted_cell = true;
+                loop {
+                    match chars.next().expect("unterminated quote") {
+                        '"' if chars.peek() == Some(&'"') => {
+                            chars.next();
+                            cell.push('"');
+                        }
+                        '"' => break,
+                        other => cell.push(other),
+                    }
+                }
+            }
+            '"' => panic!("stray quote in {input:?}"),
+            ',' => {
+                row.push(std::mem::take(&mut cell));
+                quoted_cell = false;
+            }
+            '\r' => {
+                assert_eq!(chars.next(), Some('\n'), "CR without LF in {input:?}");
+                row.push(std::mem::take(&mut cell));
+                rows.push(std::mem::take(&mut row));
+                quoted_cell = false;
+            }
+            '\n' => panic!("bare LF in {input:?}"),
+            other => {
+                assert!(!quoted_cell, "text after a closing quote in {input:?}");
+                cell.push(other);
+            }
+        }
+    }
+    assert!(row.is_empty() && cell.is_empty(), "last row without CRLF in {input:?}");
+    rows
+}
+
+/// Ids a spreadsheet would run as formulas, and one it would not.
+const HOSTILE_IDS: [&str; 5] = ["=HYPERLINK(\"x\")", "+1", "-2", "@SUM(A1)", "plain-1"];
+
+/// Checks one CSV: no cell starts a formula, and the customer ids and variant names read
+/// back as sent once the leading `'` is taken off.
+fn assert_neutral(csv: &str, id_column: Option<usize>, variant_column: usize) {
+    let rows = parse_csv(csv);
+    for row in &rows {
+        for cell in row {
+            assert!(!cell.starts_with(FORMULA_TRIGGERS), "cell {cell:?} would run in a spreadsheet:\n{csv}");
+        }
+    }
+    let unquote = |s: &str| match s.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(FORMULA_TRIGGERS) => rest.to_owned(),
+        _ => s.to_owned(),
+    };
+    let variants: std::collections::BTreeSet<String> = rows[1..]
+        .iter()
+        .filter(|r| !r[variant_column].is_empty())
+        .map(|r| unquote(&r[variant_column]))
+        .collect();
+    let names: std::collections::BTreeSet<String> = ["=cmd".to_owned(), "+fixed".to_owned()].into();
+    // The report lists every variant; the export those that were drawn (five customers may all
+    // land in one).
+    assert!(!variants.is_empty() && variants.is_subset(&names), "{variants:?} in\n{csv}");
+    if id_column.is_none() {
+        assert_eq!(variants, names, "{csv}");
+    }
+    if let Some(col) = id_column {
+        let mut ids: Vec<String> = rows[1..].iter().map(|r| unquote(&r[col])).collect();
+        ids.sort();
+        let mut want: Vec<String> = HOSTILE_IDS.iter().map(|s| s.to_string()).collect();
+        want.sort();
+        assert_eq!(ids, want, "{csv}");
+    }
+}
+
+#[tokio::test]
+async fn every_csv_neutralises_cells_a_spreadsheet_would_run() {
+    let app = TestApp::spawn().await;
+    let mut ndjson = String::new();
+    for id in HOSTILE_IDS {
+        let line = json!({"id": id, "consent": {"purpose": "personalized_offers", "granted": true,
+                                                "source": "t", "policy_version": "1"}});
+        ndjson += &format!("{line}\n");
+    }
+    let resp = app.import(ndjson).await;
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["imported"], HOSTILE_IDS.len(), "{body}");
+    // A tab or a CR cannot start a cell through an id: ids with control characters are refused.
+    for id in ["%09x", "%0Dx"] {
+        assert_problem(
+            app.put_json(&format!("/v1/customers/{id}"), &app.admin_key, &json!({})).await,
+            422,
+            "invalid_body",
+        )
+        .await;
+    }
+    let campaign = app
+        .campaign(json!({"variants": [{"name": "=cmd", "weight": 1},
+                                      {"name": "+fixed", "weight": 1, "discount": {"type": "amount", "amount": 100}}]}))
+        .await;
+    let job = app.generate(&campaign).await;
+    assert_eq!(job["issued"], HOSTILE_IDS.len(), "{job}");
+
+    // The voucher export over HTTP.
+    let crm = app.key("crm").await;
+    let resp = app.get(&format!("/v1/campaigns/{campaign}/vouchers?format=csv"), &crm).await;
+    assert_eq!(resp.status(), 200);
+    let csv = resp.text().await.unwrap();
+    assert!(csv.starts_with("customer_id,code,variant,expires_at,status\r\n"), "{csv}");
+    assert_neutral(&csv, Some(0), 2);
+    assert!(csv.contains("\r\n\"'=HYPERLINK(\"\"x\"\")\","), "quoted, quotes doubled, marked: {csv}");
+    assert!(csv.contains("\r\n'-2,") && csv.contains("\r\n'+1,") && csv.contains("\r\n'@SUM(A1),"), "{csv}");
+    assert!(csv.contains("\r\nplain-1,"), "a harmless id is left alone: {csv}");
+
+    // The report: the variant column is text; the counts stay numbers.
+    let reports = app.key("reports").await;
+    let resp = app.get(&format!("/v1/campaigns/{campaign}/report.csv"), &reports).await;
+    assert_eq!(resp.status(), 200);
+    let report = resp.text().await.unwrap();
+    assert_neutral(&report, None, 1);
+    let rows = parse_csv(&report);
+    let issued: i64 =
+        rows[1..].iter().filter(|r| r[0] == "variant").map(|r| r[3].parse::<i64>().unwrap()).sum();
+    assert_eq!(issued, HOSTILE_IDS.len() as i64, "{report}");
+
+    // `vouchsafe export` on the command line.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vouchsafe"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", app.db.url_string())
+        .args(["export", &campaign, "--format", "csv"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let cli = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(cli, csv, "the command line writes the same CSV as the API");
+}
 
 #[tokio::test]
 async fn a_path_that_is_not_utf8_is_refused_not_merged() {
