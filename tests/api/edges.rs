@@ -1,8 +1,14 @@
 //! Integrity at the edges: CSV cells a spreadsheet would run, path ids that are not UTF-8, and
 //! an erased customer's id left behind in a generation job.
 
+use diesel::{sql_query, sql_types::BigInt, QueryableByName, RunQueryDsl};
 use serde_json::{json, Value};
-use vouchsafe::domain::csv::FORMULA_TRIGGERS;
+use vouchsafe::{
+    domain::csv::FORMULA_TRIGGERS,
+    generation,
+    store::{campaigns, jobs, Conn},
+    with_conn,
+};
 
 use crate::helpers::{assert_problem, TestApp};
 
@@ -198,4 +204,167 @@ async fn a_path_that_is_not_utf8_is_refused_not_merged() {
     assert_eq!(app.put_json("/v1/customers/%EF%BF%BD", k, &json!({})).await.status(), 201);
     // An escape that is not one (`%` without two hex digits) is text, as before.
     assert_ne!(app.put_json("/v1/customers/100%25", k, &json!({})).await.status(), 400);
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+async fn count(app: &TestApp, sql: String) -> i64 {
+    app.state
+        .db
+        .run(move |c: &mut Conn| Ok(with_conn!(c, |c| sql_query(&sql).get_result::<Count>(c))?.n))
+        .await
+        .unwrap()
+}
+
+async fn execute(app: &TestApp, sql: String) {
+    app.state.db.run(move |c: &mut Conn| Ok(with_conn!(c, |c| sql_query(&sql).execute(c))?)).await.unwrap();
+}
+
+/// How many rows of any table still hold `id` in a text column (customer ids, codes, cursors,
+/// stored answers).
+async fn rows_naming(app: &TestApp, id: &str) -> Vec<(String, i64)> {
+    let like = format!("'%{id}%'");
+    let checks = [
+        ("customers", format!("id LIKE {like}")),
+        ("consents", format!("customer_id LIKE {like}")),
+        ("carts", format!("customer_id LIKE {like}")),
+        ("vouchers", format!("customer_id LIKE {like}")),
+        ("redemptions", format!("customer_id LIKE {like}")),
+        ("generation_jobs", format!("cursor LIKE {like} OR error LIKE {like}")),
+        ("idempotency_keys", format!("body LIKE {like}")),
+    ];
+    let mut out = Vec::new();
+    for (table, filter) in checks {
+        let n = count(app, format!("SELECT COUNT(*) AS n FROM {table} WHERE {filter}")).await;
+        if n > 0 {
+            out.push((table.to_owned(), n));
+        }
+    }
+    out
+}
+
+async fn job_cursor(app: &TestApp, id: &str) -> Option<String> {
+    let id = id.to_owned();
+    app.state.db.run(move |c| jobs::get(c, &id)).await.unwrap().unwrap().cursor
+}
+
+async fn customers_with_vouchers(app: &TestApp, campaign: &str) -> Vec<String> {
+    let mut ids: Vec<String> =
+        app.vouchers(campaign).await.iter().map(|v| v["customer_id"].as_str().unwrap().to_owned()).collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test]
+async fn erasure_takes_the_id_out_of_a_stopped_jobs_cursor_and_the_job_resumes_in_place() {
+    let app = TestApp::spawn().await;
+    for i in 1..=5 {
+        app.consented_customer(&format!("g-{i}"), json!({})).await;
+    }
+    let campaign = app.campaign(json!({})).await;
+    let campaign_id: i32 = campaign.parse().unwrap();
+    // A job whose worker stopped after walking up to g-3 (a crash, a deploy): its cursor is g-3.
+    // Made and claimed in one go, before the service's own worker could take it.
+    let job = app
+        .state
+        .db
+        .run(move |c| {
+            let job = jobs::create(c, campaign_id)?;
+            assert!(jobs::claim(c, &job.id, "gone-worker", chrono::Utc::now().naive_utc())?);
+            Ok(job)
+        })
+        .await
+        .unwrap();
+    let id = job.id.clone();
+    app.state
+        .db
+        .run(move |c| {
+            assert!(jobs::set_total(c, &id, "gone-worker", 5)?);
+            let walked = jobs::Progress { processed: 3, ..Default::default() };
+            assert!(jobs::advance(c, &id, "gone-worker", walked, "g-3")?);
+            Ok(())
+        })
+        .await
+        .unwrap();
+    assert_eq!(job_cursor(&app, &job.id).await.as_deref(), Some("g-3"));
+
+    assert_eq!(app.delete("/v1/customers/g-3", &app.admin_key).await.status(), 204);
+    assert_eq!(rows_naming(&app, "g-3").await, vec![], "no table names the erased customer");
+    assert_eq!(job_cursor(&app, &job.id).await.as_deref(), Some("g-2"), "the place before it");
+
+    // The job is taken over (as once its worker is stale) and goes on from where it was: the
+    // service's worker finds it within its polling interval.
+    execute(&app, format!("UPDATE generation_jobs SET status = 'queued' WHERE id = '{}'", job.id)).await;
+    let done = app.wait_job(&job.id).await;
+    assert_eq!(done["status"], "done", "{done}");
+    assert_eq!(done["issued"], 2, "{done}");
+    assert_eq!(done["processed"], 5, "three walked before, two after: {done}");
+    assert_eq!(
+        customers_with_vouchers(&app, &campaign).await,
+        vec!["g-4".to_owned(), "g-5".to_owned()],
+        "neither started over (g-1, g-2) nor skipped anyone (g-4, g-5)"
+    );
+}
+
+#[tokio::test]
+async fn a_batch_read_before_an_erasure_issues_nothing_to_the_erased_and_does_not_name_them() {
+    let app = TestApp::spawn().await;
+    for i in 1..=4 {
+        app.consented_customer(&format!("w-{i}"), json!({})).await;
+    }
+    let campaign = app.campaign(json!({})).await;
+    let campaign_id: i32 = campaign.parse().unwrap();
+    let job = app
+        .state
+        .db
+        .run(move |c| {
+            let job = jobs::create(c, campaign_id)?;
+            assert!(jobs::claim(c, &job.id, "worker", chrono::Utc::now().naive_utc())?);
+            Ok(job)
+        })
+        .await
+        .unwrap();
+    let c = app.state.db.run(move |c| campaigns::get(c, campaign_id)).await.unwrap().unwrap();
+    let keyring = app.state.signing.keyring();
+    // The worker has read and signed the batch w-1 … w-4 and is about to write it …
+    let batch = app
+        .state
+        .db
+        .run(move |conn| {
+            let b = generation::prepare_batch(conn, &c, &keyring, None, job.created_at)
+                .map_err(|e| vouchsafe::store::StoreError::Conflict(e.to_string()))?;
+            Ok(b.expect("a batch"))
+        })
+        .await
+        .unwrap();
+    // … when w-4 (its last customer, the cursor to be) and w-2 are erased.
+    for gone in ["w-4", "w-2"] {
+        assert_eq!(app.delete(&format!("/v1/customers/{gone}"), &app.admin_key).await.status(), 204);
+    }
+    let id = job.id.clone();
+    app.state
+        .db
+        .run(move |conn| {
+            generation::write_batch(conn, batch, &id, "worker")
+                .map_err(|e| vouchsafe::store::StoreError::Conflict(e.to_string()))
+        })
+        .await
+        .unwrap();
+
+    for gone in ["w-4", "w-2"] {
+        assert_eq!(rows_naming(&app, gone).await, vec![], "no table names {gone}");
+    }
+    assert_eq!(job_cursor(&app, &job.id).await.as_deref(), Some("w-3"), "the last one still there");
+    assert_eq!(customers_with_vouchers(&app, &campaign).await, vec!["w-1".to_owned(), "w-3".to_owned()]);
+    let issued =
+        count(&app, format!("SELECT COUNT(*) AS n FROM vouchers WHERE campaign_id = {campaign_id}")).await;
+    assert_eq!(issued, 2, "no anonymous voucher either");
+    let progress: Value =
+        app.get(&format!("/v1/generations/{}", job.id), &app.admin_key).await.json().await.unwrap();
+    assert_eq!(progress["issued"], 2, "{progress}");
+    assert_eq!(progress["processed"], 4, "{progress}");
 }
