@@ -18,6 +18,7 @@ use crate::{
     signing::Signing,
     store::{
         campaigns::{self, Campaign},
+        customers,
         jobs::{self, Progress},
         segments::{self, SegmentAt},
         vouchers::{self, NewVoucher},
@@ -247,14 +248,22 @@ pub fn prepare_batch(
 }
 
 /// Writes a batch and moves the job's cursor past it, in one transaction, if `owner` still
-/// holds the job.
+/// holds the job. A customer erased since the batch was read gets no voucher, and the cursor
+/// is the greatest id still there up to the batch's last, so it never names an erased customer
+/// and still resumes right after this batch.
 pub fn write_batch(conn: &mut Conn, batch: Batch, job_id: &str, owner: &str) -> Result<(), GenerationError> {
-    let Batch { vouchers, mut progress, last } = batch;
+    let Batch { mut vouchers, mut progress, last } = batch;
     conn.transaction(|conn| {
+        // Before reading customers: an erasure in progress finishes first (see `customers::erase`).
+        jobs::lock_for_batch(conn, job_id)?;
+        let ids: Vec<&str> = vouchers.iter().filter_map(|v| v.customer_id.as_deref()).collect();
+        let present = customers::existing(conn, &ids)?;
+        vouchers.retain(|v| v.customer_id.as_ref().is_some_and(|id| present.contains(id)));
+        let cursor = customers::greatest_id(conn, &last, true)?.unwrap_or_default();
         let inserted = vouchers::insert_batch(conn, &vouchers)? as i64;
         progress.issued = inserted;
         progress.skipped_existing = vouchers.len() as i64 - inserted;
-        if jobs::advance(conn, job_id, owner, progress, &last)? {
+        if jobs::advance(conn, job_id, owner, progress, &cursor)? {
             Ok(())
         } else {
             Err(StoreError::Conflict("lost claim".into()))

@@ -8,6 +8,7 @@ use crate::{
     api::{campaigns::VoucherView, customers::utc},
     domain::{
         code::Keyring,
+        csv::{self, Cell},
         customer::{Birthday, Cart, CustomerFacts},
     },
     generation::issue_codes,
@@ -109,15 +110,6 @@ impl ExportFormat {
     }
 }
 
-/// One CSV field, quoted when it must be (RFC 4180).
-pub fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_owned()
-    }
-}
-
 fn render(format: ExportFormat, v: &VoucherView, first: bool, out: &mut Vec<u8>) {
     match format {
         ExportFormat::Json => {
@@ -131,16 +123,19 @@ fn render(format: ExportFormat, v: &VoucherView, first: bool, out: &mut Vec<u8>)
             out.push(b'\n');
         }
         ExportFormat::Csv => {
-            let line = [
-                csv_field(&v.customer_id),
-                csv_field(&v.code),
-                csv_field(&v.variant),
-                v.expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                csv_field(&v.status),
-            ]
-            .join(",");
+            let expires_at = v.expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            let mut line = String::new();
+            csv::write_row(
+                &mut line,
+                &[
+                    Cell::Text(&v.customer_id),
+                    Cell::Text(&v.code),
+                    Cell::Text(&v.variant),
+                    Cell::Text(&expires_at),
+                    Cell::Text(&v.status),
+                ],
+            );
             out.extend(line.as_bytes());
-            out.extend(b"\r\n");
         }
     }
 }
@@ -182,7 +177,12 @@ pub fn export_stream(
             st.started = true;
             match st.format {
                 ExportFormat::Json => out.extend(b"{\"items\":["),
-                ExportFormat::Csv => out.extend(b"customer_id,code,variant,expires_at,status\r\n"),
+                ExportFormat::Csv => {
+                    let mut header = String::new();
+                    let names = ["customer_id", "code", "variant", "expires_at", "status"];
+                    csv::write_row(&mut header, &names.map(Cell::Text));
+                    out.extend(header.as_bytes());
+                }
                 ExportFormat::Ndjson => {}
             }
         }

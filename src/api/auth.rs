@@ -1,10 +1,24 @@
-//! Who is calling, and may they? The `Authorized<R>` extractor answers both before a handler
-//! runs: 401 without a known key, 403 when the key lacks every scope of rule `R`.
+//! Who is calling, and may they? The [`authenticate`] middleware resolves the credentials of
+//! every request before routing; the `Authorized<R>` extractor then answers at once: 401
+//! without a known key, 403 when the key lacks every scope of rule `R`.
+//!
+//! Why not look the key up in the extractor: actix runs a handler's extractors side by side
+//! and answers with the first error, so a key still being looked up loses to a body that fails
+//! at once. An unknown key sending the wrong content type got 415, a key without the scope
+//! was told what was wrong with its body instead of 403. Decided before the extractors run,
+//! 401 and 403 come first on every route, whatever the body.
 
-use std::{future::Future, marker::PhantomData, pin::Pin, sync::Arc, time::Duration};
+use std::{marker::PhantomData, sync::Arc, time::Duration};
 
-use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
+use actix_web::{
+    body::MessageBody,
+    dev::{Payload, ServiceRequest, ServiceResponse},
+    http::header,
+    middleware::Next,
+    web, FromRequest, HttpMessage, HttpRequest,
+};
 use base64::Engine;
+use futures_util::future::{ready, Ready};
 
 use super::{error::ApiError, AppState};
 use crate::{
@@ -122,6 +136,31 @@ scope_rule!(
     AdminScope, [Admin], "admin"
 );
 
+/// What a request's credentials came to, left in its extensions by [`authenticate`] for the
+/// one `Authorized` extractor of the route to take.
+struct Authentication(Result<Caller, ApiError>);
+
+/// Middleware: authenticates the request's `Authorization` header, if any (a cached key or one
+/// database look-up), before the route's extractors run. It refuses nothing itself: public
+/// routes ignore the outcome and `Authorized` turns it into 401 or 403.
+pub async fn authenticate(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if let Some(token) = presented_token(req.request()) {
+        let keys = req.app_data::<web::Data<AppState>>().map(|s| s.keys.clone());
+        let outcome = match keys {
+            Some(keys) => keys.authenticate(&token).await,
+            None => Err(ApiError::Internal("app state missing".into())),
+        };
+        if let Ok(caller) = &outcome {
+            tracing::Span::current().record("key_id", caller.key_id.as_str());
+        }
+        req.extensions_mut().insert(Authentication(outcome));
+    }
+    next.call(req).await
+}
+
 /// A caller allowed by rule `R`.
 pub struct Authorized<R: ScopeRule> {
     pub caller: Caller,
@@ -130,20 +169,17 @@ pub struct Authorized<R: ScopeRule> {
 
 impl<R: ScopeRule> FromRequest for Authorized<R> {
     type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+    type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let token = presented_token(req);
-        let keys = req.app_data::<web::Data<AppState>>().map(|s| s.keys.clone());
-        Box::pin(async move {
-            let keys = keys.ok_or_else(|| ApiError::Internal("app state missing".into()))?;
-            let token = token.ok_or(ApiError::MissingKey)?;
-            let caller = keys.authenticate(&token).await?;
-            if !R::ANY_OF.iter().any(|s| caller.scopes.allows(*s)) {
-                return Err(ApiError::Forbidden(R::DESCRIPTION));
+        let outcome = req.extensions_mut().remove::<Authentication>();
+        ready(match outcome {
+            None => Err(ApiError::MissingKey),
+            Some(Authentication(Err(e))) => Err(e),
+            Some(Authentication(Ok(caller))) if !R::ANY_OF.iter().any(|s| caller.scopes.allows(*s)) => {
+                Err(ApiError::Forbidden(R::DESCRIPTION))
             }
-            tracing::Span::current().record("key_id", caller.key_id.as_str());
-            Ok(Authorized { caller, _rule: PhantomData })
+            Some(Authentication(Ok(caller))) => Ok(Authorized { caller, _rule: PhantomData }),
         })
     }
 }

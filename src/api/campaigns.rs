@@ -491,7 +491,9 @@ pub async fn issue_voucher(
 }
 
 /// Every voucher of a campaign, streamed: `format=json` (default), `ndjson` or `csv`
-/// (columns customer_id, code, variant, expires_at, status).
+/// (columns customer_id, code, variant, expires_at, status). Scope crm only: codes are
+/// secrets (whoever holds one can redeem it), so a `reports` key, which may read campaigns,
+/// may not read this.
 #[utoipa::path(
     tag = "generation",
     security(("api_key" = [])),
@@ -511,7 +513,7 @@ pub async fn issue_voucher(
 #[get("/v1/campaigns/{id}/vouchers")]
 #[tracing::instrument(name = "export_vouchers", skip_all)]
 pub async fn export_vouchers(
-    _auth: Authorized<CampaignReadScope>,
+    _auth: Authorized<CrmScope>,
     state: web::Data<AppState>,
     path: web::Path<String>,
     query: web::Query<ExportQuery>,

@@ -19,7 +19,7 @@ pub mod reports;
 use std::{net::TcpListener, sync::Arc, time::Instant};
 
 use actix_web::{
-    body::MessageBody,
+    body::{EitherBody, MessageBody},
     dev::{ResourceDef, Server, ServiceRequest, ServiceResponse},
     error::JsonPayloadError,
     http::{
@@ -253,6 +253,43 @@ fn valid_request_id(id: &str) -> bool {
     (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// Whether a request path, once every `%XX` escape is decoded, is UTF-8. actix decodes paths
+/// lossily (an invalid sequence becomes U+FFFD before routing), so `%FF` and `%FE` would name
+/// the same customer; every path parameter is checked here, once, before any route runs.
+fn path_decodes_to_utf8(raw: &str) -> bool {
+    fn hex(b: u8) -> Option<u8> {
+        (b as char).to_digit(16).map(|d| d as u8)
+    }
+    let bytes = raw.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(hi), Some(lo)) => {
+                decoded.push(hi << 4 | lo);
+                i += 3;
+            }
+            (b, _, _) => {
+                decoded.push(b);
+                i += 1;
+            }
+        }
+    }
+    std::str::from_utf8(&decoded).is_ok()
+}
+
+/// Answers 400 `invalid_parameter` for a path that is not UTF-8 once decoded.
+async fn reject_undecodable_path(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    if path_decodes_to_utf8(req.uri().path()) {
+        return next.call(req).await.map(ServiceResponse::map_into_left_body);
+    }
+    let err = ApiError::InvalidParameter("the path is not valid UTF-8 once percent-decoded".into());
+    Ok(req.error_response(err).map_into_right_body())
+}
+
 /// One span, one log line and one metric sample per request; echoes or assigns `X-Request-Id`.
 async fn observe(
     req: ServiceRequest,
@@ -330,6 +367,8 @@ pub fn serve(state: web::Data<AppState>, listener: TcpListener, workers: usize) 
                     .error_handler(|e, _| ApiError::InvalidParameter(e.to_string()).into()),
             )
             .default_service(web::to(fallback))
+            .wrap(from_fn(auth::authenticate))
+            .wrap(from_fn(reject_undecodable_path))
             .wrap(ErrorHandlers::new().default_handler(error::problemize))
             .wrap(from_fn(observe))
     })
@@ -339,4 +378,30 @@ pub fn serve(state: web::Data<AppState>, listener: TcpListener, workers: usize) 
         server = server.workers(workers);
     }
     Ok(server.run())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::path_decodes_to_utf8;
+    use proptest::prelude::*;
+
+    #[test]
+    fn paths_with_escapes_of_invalid_utf8_are_told_apart() {
+        assert!(path_decodes_to_utf8("/v1/customers/caf%C3%A9"));
+        assert!(path_decodes_to_utf8("/v1/customers/%EF%BF%BD"));
+        assert!(path_decodes_to_utf8("/v1/customers/100%"), "a lone % is text");
+        assert!(path_decodes_to_utf8("/v1/customers/%zz"));
+        assert!(!path_decodes_to_utf8("/v1/customers/%FF"));
+        assert!(!path_decodes_to_utf8("/v1/customers/ok%C3"));
+        assert!(!path_decodes_to_utf8("/v1/customers/%ED%A0%80"), "a surrogate is not UTF-8");
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_percent_encoded_is_accepted(s in "\\PC*") {
+            let encoded: String = s.bytes().map(|b| format!("%{b:02X}")).collect();
+            let path = format!("/v1/customers/{encoded}");
+            prop_assert!(path_decodes_to_utf8(&path), "{}", path);
+        }
+    }
 }

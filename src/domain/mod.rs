@@ -3,6 +3,7 @@
 pub mod access;
 pub mod campaign;
 pub mod code;
+pub mod csv;
 pub mod customer;
 pub mod money;
 pub mod report;

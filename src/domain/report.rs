@@ -13,6 +13,7 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::domain::csv::{self, Cell};
 use crate::domain::stats::{lift, prob_beat_control, srm_p_value, two_proportion_p_value, wilson_interval};
 
 /// Length of the trailing window that the burn rate is measured over.
@@ -574,7 +575,9 @@ pub fn p_clause(p: f64) -> String {
 /// - `section=daily` rows (ascending) fill `date` (`YYYY-MM-DD`), `redemptions`, `discount_spent`.
 ///
 /// Money columns are integers in minor units. Empty cells are empty strings, including a
-/// relative lift that is undefined (control rate 0).
+/// relative lift that is undefined (control rate 0). Cells are written by [`csv::write_row`]:
+/// the variant name is text and neutralised if it would start a formula; the numbers are the
+/// service's own and stay numbers, negative lifts included.
 pub fn report_csv(report: &Report) -> String {
     const HEADER: [&str; 16] = [
         "section",
@@ -595,50 +598,38 @@ pub fn report_csv(report: &Report) -> String {
         "redemptions",
     ];
     let mut out = String::new();
-    let mut row = |cells: [String; 16]| {
-        let line: Vec<String> = cells.iter().map(|c| csv_field(c)).collect();
-        out.push_str(&line.join(","));
-        out.push_str("\r\n");
-    };
-    row(HEADER.map(String::from));
+    csv::write_row(&mut out, &HEADER.map(Cell::Text));
     for (i, v) in report.variants.iter().enumerate() {
         let cmp = i.checked_sub(1).and_then(|j| report.comparisons.get(j));
-        let mut cells: [String; 16] = Default::default();
-        cells[0] = "variant".into();
-        cells[1] = v.name.clone();
-        cells[2] = v.weight.to_string();
-        cells[3] = v.issued.to_string();
-        cells[4] = v.redeemed.to_string();
-        cells[5] = v.rate.to_string();
-        cells[6] = v.rate_ci_low.to_string();
-        cells[7] = v.rate_ci_high.to_string();
-        cells[8] = v.discount_spent.to_string();
-        cells[9] = v.order_value.to_string();
+        let mut cells = [Cell::Empty; 16];
+        cells[0] = Cell::Text("variant");
+        cells[1] = Cell::Text(&v.name);
+        cells[2] = Cell::Int(v.weight.into());
+        cells[3] = Cell::Int(v.issued.into());
+        cells[4] = Cell::Int(v.redeemed.into());
+        cells[5] = Cell::Float(v.rate);
+        cells[6] = Cell::Float(v.rate_ci_low);
+        cells[7] = Cell::Float(v.rate_ci_high);
+        cells[8] = Cell::Int(v.discount_spent.into());
+        cells[9] = Cell::Int(v.order_value.into());
         if let Some(c) = cmp {
-            cells[10] = c.lift_abs.to_string();
-            cells[11] = c.lift_rel.map(|x| x.to_string()).unwrap_or_default();
-            cells[12] = c.p_value.to_string();
-            cells[13] = c.prob_beat_control.to_string();
+            cells[10] = Cell::Float(c.lift_abs);
+            cells[11] = c.lift_rel.map_or(Cell::Empty, Cell::Float);
+            cells[12] = Cell::Float(c.p_value);
+            cells[13] = Cell::Float(c.prob_beat_control);
         }
-        row(cells);
+        csv::write_row(&mut out, &cells);
     }
     for d in &report.daily {
-        let mut cells: [String; 16] = Default::default();
-        cells[0] = "daily".into();
-        cells[8] = d.discount_spent.to_string();
-        cells[14] = d.date.format("%Y-%m-%d").to_string();
-        cells[15] = d.redemptions.to_string();
-        row(cells);
+        let date = d.date.format("%Y-%m-%d").to_string();
+        let mut cells = [Cell::Empty; 16];
+        cells[0] = Cell::Text("daily");
+        cells[8] = Cell::Int(d.discount_spent.into());
+        cells[14] = Cell::Text(&date);
+        cells[15] = Cell::Int(d.redemptions.into());
+        csv::write_row(&mut out, &cells);
     }
     out
-}
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\r', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
 }
 
 #[cfg(test)]
@@ -1103,6 +1094,22 @@ mod tests {
         assert_eq!(format_p(0.0001), "< 0.001");
         assert_eq!(p_clause(0.0001), "p < 0.001");
         assert_eq!(p_clause(0.5), "p = 0.50");
+    }
+
+    #[test]
+    fn csv_marks_a_formula_like_variant_name_and_keeps_a_negative_lift_a_number() {
+        let mut input = base();
+        input.variants[1] = variant("=cmd", 50, 10_000, 500, 300_000);
+        let report = build_report(&input);
+        assert!(report.comparisons[0].lift_abs < 0.0);
+        let csv = report_csv(&report);
+        let row = csv.split("\r\n").nth(2).unwrap();
+        assert!(row.starts_with("variant,'=cmd,50,10000,500,0.05,"), "{row}");
+        let lift = row.split(',').nth(10).unwrap();
+        assert!(
+            lift.starts_with('-') && lift.parse::<f64>().is_ok(),
+            "a lift below control stays a number: {row}"
+        );
     }
 
     #[test]

@@ -384,18 +384,53 @@ pub fn carts_of(conn: &mut Conn, customer_id: &str) -> Result<Vec<CartRow>, Stor
 
 /// Erasure: voids open vouchers, unlinks every voucher (and its code) from the customer and
 /// deletes the profile, consents and carts. Counts stay exact because voucher rows remain.
-/// Returns the voided vouchers, or `None` when the customer did not exist.
+/// A generation job whose cursor is the customer gets the greatest id below it instead: the
+/// keyset walk resumes at the same place (no customer lies between the two any more), so the
+/// job neither starts over nor skips anyone. Returns the voided vouchers, or `None` when the
+/// customer did not exist.
 pub fn erase(conn: &mut Conn, customer_id: &str) -> Result<Option<Vec<VoidedVoucher>>, StoreError> {
     conn.transaction(|conn| {
         if find_row(conn, customer_id)?.is_none() {
             return Ok(None);
         }
+        // First wait for the generation batches being written: what they wrote (a voucher, a
+        // cursor naming this customer) is then visible below and erased with the rest, and a
+        // batch written after this commits finds the customer gone (`generation::write_batch`).
+        super::jobs::lock_all(conn)?;
         let voided = void_open_vouchers(conn, &[customer_id.to_owned()])?;
         with_conn!(conn, |c| diesel::update(vouchers::table.filter(vouchers::customer_id.eq(customer_id)))
             .set((vouchers::customer_id.eq(None::<String>), vouchers::code.eq(None::<String>)))
             .execute(c))?;
         super::redemptions::unlink_customer(conn, customer_id)?;
         with_conn!(conn, |c| diesel::delete(customers::table.find(customer_id)).execute(c))?;
+        let before = greatest_id(conn, customer_id, false)?.unwrap_or_default();
+        super::jobs::replace_cursor(conn, customer_id, &before)?;
         Ok(Some(voided))
     })
+}
+
+/// The greatest customer id below `bound` (or equal to it, when `inclusive`), in the database's
+/// own order, the one keyset pagination walks. `None` when there is none.
+pub fn greatest_id(conn: &mut Conn, bound: &str, inclusive: bool) -> Result<Option<String>, StoreError> {
+    use diesel::dsl::max;
+    let bound = bound.to_owned();
+    Ok(with_conn!(conn, |c| if inclusive {
+        customers::table.filter(customers::id.le(bound)).select(max(customers::id)).first(c)
+    } else {
+        customers::table.filter(customers::id.lt(bound)).select(max(customers::id)).first(c)
+    })?)
+}
+
+/// Which of these customers exist.
+pub fn existing(conn: &mut Conn, ids: &[&str]) -> Result<HashSet<String>, StoreError> {
+    let mut found = HashSet::with_capacity(ids.len());
+    for chunk in ids.chunks(1000) {
+        let chunk: Vec<String> = chunk.iter().map(|s| (*s).to_owned()).collect();
+        let rows: Vec<String> = with_conn!(conn, |c| customers::table
+            .filter(customers::id.eq_any(chunk.clone()))
+            .select(customers::id)
+            .load(c))?;
+        found.extend(rows);
+    }
+    Ok(found)
 }

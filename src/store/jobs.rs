@@ -135,3 +135,31 @@ pub fn finish(
         .execute(c))?;
     Ok(())
 }
+
+/// Takes the job's row lock in a batch's transaction, before the batch reads anything else, so
+/// that an erasure ([`lock_all`]) either finishes before the batch looks at its customers or
+/// starts after the batch is committed. SQLite needs nothing: its write transactions already
+/// run one at a time (`BEGIN IMMEDIATE`).
+pub fn lock_for_batch(conn: &mut Conn, id: &str) -> Result<(), StoreError> {
+    if let Conn::Pg(c) = conn {
+        jobs::table.find(id).select(jobs::id).for_update().first::<String>(&mut **c).optional()?;
+    }
+    Ok(())
+}
+
+/// Waits for every batch being written and holds new ones back until the caller's transaction
+/// ends (PostgreSQL: an `EXCLUSIVE` table lock, which plain reads of jobs pass).
+pub fn lock_all(conn: &mut Conn) -> Result<(), StoreError> {
+    if let Conn::Pg(c) = conn {
+        diesel::sql_query("LOCK TABLE generation_jobs IN EXCLUSIVE MODE").execute(&mut **c)?;
+    }
+    Ok(())
+}
+
+/// Moves every job whose cursor is `from` to `to` (erasure: the cursor must not name an erased
+/// customer).
+pub fn replace_cursor(conn: &mut Conn, from: &str, to: &str) -> Result<usize, StoreError> {
+    Ok(with_conn!(conn, |c| diesel::update(jobs::table.filter(jobs::cursor.eq(from)))
+        .set(jobs::cursor.eq(to))
+        .execute(c))?)
+}

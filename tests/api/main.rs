@@ -1,10 +1,12 @@
 //! Integration tests over real HTTP against the real app, on the backend the environment picks
 //! (see `helpers.rs`).
 
+mod access;
 mod auth;
 mod checkout;
 mod cli;
 mod crm;
+mod edges;
 mod errors;
 mod health;
 mod helpers;
