@@ -85,7 +85,11 @@ fn document_errors(op: &mut Operation) {
     for (status, description) in common {
         match op.responses.responses.get_mut(status) {
             Some(RefOr::T(existing)) => {
-                if !existing.description.contains(description) {
+                // A page for a person (the report pages' 401) carries no problem `code`.
+                let problem = existing.content.is_empty()
+                    || existing.content.contains_key("application/json")
+                    || existing.content.contains_key(PROBLEM_JSON);
+                if problem && !existing.description.contains(description) {
                     existing.description = format!("{}; {description}", existing.description);
                 }
             }
