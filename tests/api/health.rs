@@ -1,10 +1,6 @@
 use std::{sync::Arc, time::Duration};
 
-use vouchsafe::{
-    config::DatabaseUrl,
-    ledger::{redis::RedisLedger, sql::SqlLedger},
-    store::Db,
-};
+use vouchsafe::{ledger::redis::RedisLedger, store::Db};
 
 use crate::helpers::{assert_problem, closed_port, random_name, Options, TestApp, TestDb};
 
@@ -25,14 +21,7 @@ async fn healthz_and_readyz_answer_200() {
 
 #[tokio::test]
 async fn readyz_is_503_when_the_database_is_unreachable() {
-    let url: DatabaseUrl = format!("postgres://postgres@127.0.0.1:{}/gone", closed_port()).parse().unwrap();
-    let dead = Db::connect(&url, 2).unwrap();
-    let app = TestApp::spawn_with(Options {
-        db: Some(dead.clone()),
-        ledger: Some(Arc::new(SqlLedger::new(dead))),
-        ..Options::default()
-    })
-    .await;
+    let app = TestApp::spawn_on_a_dead_database().await;
     let started = std::time::Instant::now();
     let resp = app.client.get(app.url("/readyz")).send().await.unwrap();
     assert!(started.elapsed() < Duration::from_secs(5), "readiness must not hang");

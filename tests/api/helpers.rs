@@ -138,6 +138,19 @@ impl TestApp {
         Self::spawn_with(Options::default()).await
     }
 
+    /// An app whose database (and SQL ledger) never answers: a closed port.
+    pub async fn spawn_on_a_dead_database() -> TestApp {
+        let url: DatabaseUrl =
+            format!("postgres://postgres@127.0.0.1:{}/gone", closed_port()).parse().unwrap();
+        let dead = Db::connect(&url, 2).unwrap();
+        Self::spawn_with(Options {
+            db: Some(dead.clone()),
+            ledger: Some(Arc::new(SqlLedger::new(dead))),
+            ..Options::default()
+        })
+        .await
+    }
+
     pub async fn spawn_with(opts: Options) -> TestApp {
         vouchsafe::telemetry::init_logs(&std::env::var("TEST_LOG").unwrap_or_else(|_| "warn".into()));
         let test_db = TestDb::new();

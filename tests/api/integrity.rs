@@ -197,24 +197,7 @@ async fn the_largest_amounts_redeem_and_report_exactly() {
     let id: i32 = s.campaign.parse().unwrap();
     let serials = s.app.state.db.run(move |c| vouchers::page(c, id, None, 10)).await.unwrap();
     for v in serials.iter().skip(1).take(2) {
-        let r = Redemption {
-            id: vouchsafe::store::redemptions::new_id(),
-            campaign_id: id,
-            serial: v.serial,
-            customer_id: v.customer_id.clone(),
-            code: v.code.clone(),
-            order_id: format!("legacy-{}", v.serial),
-            order_amount: i64::MAX,
-            currency: "EUR".into(),
-            discount: 0,
-            variant: v.variant,
-            api_key_id: "legacy".into(),
-            idem_key: None,
-            request_hash: String::new(),
-            redeemed_at: chrono::Utc::now().naive_utc(),
-            rolled_back_at: None,
-            rollback_reason: None,
-        };
+        let r = redemption_of(v, &format!("legacy-{}", v.serial), i64::MAX, 0);
         let done =
             s.app.state.db.run(move |c| vouchsafe::store::redemptions::commit(c, &r, false)).await.unwrap();
         assert!(done.is_ok());
@@ -237,24 +220,7 @@ async fn the_redeem_script_checks_its_inputs_before_writing_anything() {
     let ledger = RedisLedger::new(&url, &prefix, Some(s.app.state.db.clone())).unwrap();
     let id: i32 = s.campaign.parse().unwrap();
     let v = s.app.state.db.run(move |c| vouchers::page(c, id, None, 1)).await.unwrap().remove(0);
-    let bad = Redemption {
-        id: vouchsafe::store::redemptions::new_id(),
-        campaign_id: id,
-        serial: v.serial,
-        customer_id: v.customer_id.clone(),
-        code: v.code.clone(),
-        order_id: "o-bad".into(),
-        order_amount: i64::MAX,
-        currency: "EUR".into(),
-        discount: i64::MAX,
-        variant: v.variant,
-        api_key_id: "k".into(),
-        idem_key: None,
-        request_hash: "h".into(),
-        redeemed_at: chrono::Utc::now().naive_utc(),
-        rolled_back_at: None,
-        rollback_reason: None,
-    };
+    let bad = redemption_of(&v, "o-bad", i64::MAX, i64::MAX);
     assert!(matches!(ledger.redeem(bad).await, Err(LedgerError::Unavailable(_))));
     // Nothing was taken: the voucher redeems.
     let (customer, code) = (v.customer_id.unwrap(), v.code.unwrap());
@@ -284,6 +250,28 @@ async fn redis_state_of_another_database_is_never_used() {
     let deployments: std::collections::BTreeSet<&str> =
         keys.iter().filter_map(|k| k.split(':').nth(1)).collect();
     assert_eq!(deployments.len(), 2, "{keys:?}");
+}
+
+/// A redemption of a stored voucher, as written past the API (a legacy row, a bad input).
+fn redemption_of(v: &vouchers::VoucherRow, order: &str, order_amount: i64, discount: i64) -> Redemption {
+    Redemption {
+        id: vouchsafe::store::redemptions::new_id(),
+        campaign_id: v.campaign_id,
+        serial: v.serial,
+        customer_id: v.customer_id.clone(),
+        code: v.code.clone(),
+        order_id: order.into(),
+        order_amount,
+        currency: "EUR".into(),
+        discount,
+        variant: v.variant,
+        api_key_id: "legacy".into(),
+        idem_key: None,
+        request_hash: "h".into(),
+        redeemed_at: chrono::Utc::now().naive_utc(),
+        rolled_back_at: None,
+        rollback_reason: None,
+    }
 }
 
 /// The key id of a `vsk_<id>_<secret>` key.

@@ -1,11 +1,8 @@
 use std::collections::BTreeSet;
 
-use std::sync::Arc;
-
 use serde_json::{json, Value};
-use vouchsafe::{config::DatabaseUrl, ledger::sql::SqlLedger, store::Db};
 
-use crate::helpers::{assert_problem, closed_port, Options, TestApp};
+use crate::helpers::{assert_problem, TestApp};
 
 /// The routes of API.md that exist so far; each issue adds its own here.
 const CONTRACT: &[(&str, &str)] = &[
@@ -315,14 +312,7 @@ async fn real_error_answers_are_the_documented_ones() {
 
 #[tokio::test]
 async fn every_secured_route_answers_its_documented_503_when_the_database_is_down() {
-    let url: DatabaseUrl = format!("postgres://postgres@127.0.0.1:{}/gone", closed_port()).parse().unwrap();
-    let dead = Db::connect(&url, 2).unwrap();
-    let app = TestApp::spawn_with(Options {
-        db: Some(dead.clone()),
-        ledger: Some(Arc::new(SqlLedger::new(dead))),
-        ..Options::default()
-    })
-    .await;
+    let app = TestApp::spawn_on_a_dead_database().await;
     let doc = fetch_doc(&app).await;
     let secured: Vec<(String, String)> = operations(&doc)
         .into_iter()
