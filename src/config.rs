@@ -276,6 +276,9 @@ mod tests {
         assert!(!format!("{r:?}").contains("hunter2"), "{r:?}");
         let r: RedisUrl = "redis+cluster://app:hunter2@10.0.0.1:7001,10.0.0.2:7002".parse().unwrap();
         assert_eq!(format!("{r:?}"), "redis+cluster://***@10.0.0.1:7001,10.0.0.2:7002");
-        assert!("redis+cluster://:hunter2@h:1,h:nope".parse::<RedisUrl>().err().is_some_and(|e| !e.contains("hunter2")));
+        assert!("redis+cluster://:hunter2@h:1,h:nope"
+            .parse::<RedisUrl>()
+            .err()
+            .is_some_and(|e| !e.contains("hunter2")));
     }
 }

@@ -35,11 +35,7 @@ async fn cluster_shop(cluster: &OwnCluster, n: usize, campaigns: usize, budget: 
 
 /// The acknowledged (2xx) redemption ids of a run, per campaign.
 fn acknowledged(jobs: &[crate::fleet::Job], tries: &[Try], campaign: &str) -> HashSet<String> {
-    tries
-        .iter()
-        .filter(|t| jobs[t.job].campaign == campaign)
-        .filter_map(|t| t.redemption.clone())
-        .collect()
+    tries.iter().filter(|t| jobs[t.job].campaign == campaign).filter_map(|t| t.redemption.clone()).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -89,11 +85,7 @@ async fn a_killed_primary_fails_over_and_redemptions_resume_with_nothing_double_
     let last = answers(jobs.len(), &tries);
     for (n, t) in last.iter().enumerate() {
         let status = t.as_ref().and_then(|t| t.status);
-        assert!(
-            matches!(status, Some(200 | 201 | 409)),
-            "job {n} ({}) ended with {status:?}",
-            jobs[n].order
-        );
+        assert!(matches!(status, Some(200 | 201 | 409)), "job {n} ({}) ended with {status:?}", jobs[n].order);
     }
     for c in &campaigns {
         let told = acknowledged(&jobs, &tries, c);
@@ -152,8 +144,12 @@ async fn a_promoted_replica_that_lost_acknowledged_writes_is_overruled_by_the_da
     assert_eq!(hlen_on(&cluster, replica, &red), 1, "the replica missed the last 9 redemptions");
 
     cluster.kill9(primary);
-    let promoted = tokio::task::block_in_place(|| cluster.wait_promoted(replica, slot, Duration::from_secs(30)));
-    println!("lost writes: replica :{replica} promoted {:.1} s after the kill, 9 redemptions behind", promoted.as_secs_f64());
+    let promoted =
+        tokio::task::block_in_place(|| cluster.wait_promoted(replica, slot, Duration::from_secs(30)));
+    println!(
+        "lost writes: replica :{replica} promoted {:.1} s after the kill, 9 redemptions behind",
+        promoted.as_secs_f64()
+    );
     assert_eq!(hlen_on(&cluster, replica, &red), 1, "the promoted replica lost acknowledged writes");
 
     // Redis now believes 9 vouchers free and the budget nearly empty: the database says no.

@@ -351,7 +351,13 @@ pub async fn run_jobs(
                         }
                         Err(_) => (None, None),
                     };
-                    tries.lock().unwrap().push(Try { job: n, started, ended: Instant::now(), status, redemption });
+                    tries.lock().unwrap().push(Try {
+                        job: n,
+                        started,
+                        ended: Instant::now(),
+                        status,
+                        redemption,
+                    });
                     if !matches!(status, None | Some(503)) || first.elapsed() > patience {
                         return;
                     }
@@ -393,7 +399,10 @@ pub async fn assert_invariants(s: &Shop, campaign: &str, acknowledged: &HashSet<
     }
     let ids: HashSet<&str> = live.iter().map(|r| r.id.as_str()).collect();
     for a in acknowledged {
-        assert!(ids.contains(a.as_str()), "campaign {campaign}: acknowledged redemption {a} is not in the database");
+        assert!(
+            ids.contains(a.as_str()),
+            "campaign {campaign}: acknowledged redemption {a} is not in the database"
+        );
     }
     live.len()
 }

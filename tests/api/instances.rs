@@ -25,7 +25,11 @@ const KEY_STALENESS: Duration = Duration::from_secs(2);
 /// Slack for a loaded machine on top of a staleness bound.
 const SLACK: Duration = Duration::from_millis(500);
 
-async fn fleet_shop(n: usize, campaigns: usize, budget: i64) -> (Option<OwnRedis>, Shop, Vec<String>, Vec<Instance>) {
+async fn fleet_shop(
+    n: usize,
+    campaigns: usize,
+    budget: i64,
+) -> (Option<OwnRedis>, Shop, Vec<String>, Vec<Instance>) {
     let (url, own) = test_redis();
     let overrides = json!({"budget": {"max_redemptions": budget}});
     let s = shop(Options { redis_url: Some(url), ..Options::default() }, n, overrides.clone()).await;
