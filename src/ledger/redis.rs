@@ -608,7 +608,8 @@ impl RedisLedger {
         let index = Self::pending_index(&scope);
         let mut conn = self.connection(OP_TIMEOUT).await?;
         let listed: Result<HashSet<i32>, _> = conn.smembers(&index).await;
-        let full = self.sweeps.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % FULL_SWEEP_EVERY == 0;
+        let full =
+            self.sweeps.fetch_add(1, std::sync::atomic::Ordering::Relaxed).is_multiple_of(FULL_SWEEP_EVERY);
         let mut campaigns: Vec<(i32, bool)> = Vec::new();
         let (listed, full) = match listed {
             Ok(l) => (l, full),
