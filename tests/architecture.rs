@@ -222,7 +222,10 @@ fn references(code: &str) -> Vec<(usize, String)> {
             let tree = &code[pos + 4..end];
             for path in expand_use(tree) {
                 if ["crate::", "super::", "self::"].iter().any(|p| path.starts_with(p)) {
-                    found.push((line_of(pos), path));
+                    // The line of the path's last name within the declaration (a group spans lines).
+                    let leaf = path.rsplit("::").next().unwrap_or_default();
+                    let at = word_in(tree, leaf).map_or(pos, |i| pos + 4 + i);
+                    found.push((line_of(at), path));
                 }
             }
             k = chars.iter().position(|(p, _)| *p >= end).unwrap_or(chars.len());
@@ -239,6 +242,15 @@ fn references(code: &str) -> Vec<(usize, String)> {
         k += 1;
     }
     found
+}
+
+/// Where `word` first stands alone in `text`.
+fn word_in(text: &str, word: &str) -> Option<usize> {
+    text.match_indices(word).map(|(i, _)| i).find(|&i| {
+        let before = text[..i].chars().next_back().is_none_or(|c| !is_ident(c));
+        let after = text[i + word.len()..].chars().next().is_none_or(|c| !is_ident(c));
+        before && after
+    })
 }
 
 /// The module a path names from `from`: its longest prefix that is a module.
