@@ -65,7 +65,7 @@ use vouchsafe::{
         money::Money,
         segment::Segment,
     },
-    generation::{Generator, BATCH},
+    service::generation::{Generator, BATCH},
     signing::Signing,
     store::{
         campaigns::{self, Campaign, NewCampaign},
@@ -296,7 +296,7 @@ async fn baseline(db: &Db, campaign: &Campaign, key_id: i32, n: usize) -> anyhow
                         variant: (i % 2) as i32,
                         key_id,
                         code: Some(dummy_code(&prefix, i as usize)),
-                        status: "issued".to_owned(),
+                        status: vouchsafe::domain::voucher::VoucherStatus::Issued,
                         issued_at,
                     })
                     .collect();

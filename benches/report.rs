@@ -24,8 +24,9 @@ use vouchsafe::{
         campaign::{Budget, Discount, Variant},
         money::Money,
         segment::Segment,
+        voucher::VoucherStatus,
     },
-    reporting,
+    service::reporting,
     store::{
         campaigns::{self, NewCampaign},
         redemptions::Redemption,
@@ -127,7 +128,7 @@ fn main() {
                 variant: (i % 2) as i32,
                 key_id: 1,
                 code: Some(format!("BENCH-{i:024}")),
-                status: if i < n_redemptions { "redeemed".into() } else { "issued".into() },
+                status: if i < n_redemptions { VoucherStatus::Redeemed } else { VoucherStatus::Issued },
                 issued_at,
             })
             .collect();

@@ -100,7 +100,7 @@ fn run(n: i64, threads: i64, mode: Mode) -> anyhow::Result<f64> {
             variant: 0,
             key_id: 1,
             code: None,
-            status: "issued".into(),
+            status: vouchsafe::domain::voucher::VoucherStatus::Issued,
             issued_at: now,
         })
         .collect();

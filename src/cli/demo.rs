@@ -20,7 +20,7 @@ use crate::{
         money::Money,
         segment::Segment,
     },
-    generation::Generator,
+    service::generation::Generator,
     signing::Signing,
     store::{
         api_keys, campaigns,

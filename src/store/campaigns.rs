@@ -39,41 +39,7 @@ struct Row {
     updated_at: NaiveDateTime,
 }
 
-/// A campaign with its rules parsed.
-#[derive(Debug, Clone)]
-pub struct Campaign {
-    pub id: i32,
-    pub name: String,
-    pub currency: String,
-    pub segment: Segment,
-    pub discount: Discount,
-    pub min_order: i64,
-    pub budget: Budget,
-    pub starts_at: NaiveDateTime,
-    pub expires_at: NaiveDateTime,
-    pub status: CampaignStatus,
-    pub prefix: String,
-    pub salt: Vec<u8>,
-    pub variants: Vec<Variant>,
-    pub next_serial: i64,
-    pub spent: i64,
-    pub redeemed: i64,
-    pub revision: i64,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
-}
-
-impl Campaign {
-    /// The discount a variant gives (its own, or the campaign's).
-    pub fn discount_of(&self, variant: usize) -> Discount {
-        self.variants.get(variant).and_then(|v| v.discount).unwrap_or(self.discount)
-    }
-
-    /// The variants' weights, in order.
-    pub fn weights(&self) -> Vec<u32> {
-        self.variants.iter().map(|v| v.weight).collect()
-    }
-}
+pub use crate::domain::campaign::Campaign;
 
 fn corrupt(id: i32, what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Conflict(format!("campaign {id} has an unreadable {what}: {e}"))

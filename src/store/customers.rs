@@ -14,7 +14,10 @@ use super::{
     Conn, StoreError,
 };
 use crate::{
-    domain::customer::{Birthday, OFFERS_PURPOSE},
+    domain::{
+        customer::{Birthday, OFFERS_PURPOSE},
+        voucher::VoucherStatus,
+    },
     with_conn,
 };
 
@@ -190,18 +193,19 @@ pub fn void_open_vouchers(
     let t = now();
     let redeemed = vouchers::customer_id
         .eq_any(customer_ids.to_vec())
-        .and(vouchers::status.eq("redeemed"))
+        .and(vouchers::status.eq(VoucherStatus::Redeemed))
         .and(vouchers::voided_at.is_null());
     with_conn!(conn, |c| diesel::update(vouchers::table.filter(redeemed))
         .set(vouchers::voided_at.eq(Some(t)))
         .execute(c))?;
-    let open = vouchers::customer_id.eq_any(customer_ids.to_vec()).and(vouchers::status.eq("issued"));
+    let open =
+        vouchers::customer_id.eq_any(customer_ids.to_vec()).and(vouchers::status.eq(VoucherStatus::Issued));
     let voided: Vec<VoidedVoucher> = with_conn!(conn, |c| vouchers::table
         .filter(open.clone())
         .select((vouchers::campaign_id, vouchers::serial))
         .load(c))?;
     with_conn!(conn, |c| diesel::update(vouchers::table.filter(open))
-        .set((vouchers::status.eq("voided"), vouchers::voided_at.eq(Some(t))))
+        .set((vouchers::status.eq(VoucherStatus::Voided), vouchers::voided_at.eq(Some(t))))
         .execute(c))?;
     Ok(voided)
 }

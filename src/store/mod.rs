@@ -38,10 +38,13 @@ const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqli
 pub enum StoreError {
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// No connection could be checked out in time: the database is down or saturated.
+    #[error("database unavailable: {0}")]
+    Pool(#[from] diesel::r2d2::PoolError),
     #[error("database query failed: {0}")]
     Query(#[from] diesel::result::Error),
     #[error("migration failed: {0}")]
-    Migration(String),
+    Migration(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("not found")]
     NotFound,
     #[error("{0}")]
@@ -49,13 +52,7 @@ pub enum StoreError {
     #[error("signing key secret cannot be read: {0}")]
     Sealed(String),
     #[error("background task failed: {0}")]
-    Join(String),
-}
-
-impl From<diesel::r2d2::PoolError> for StoreError {
-    fn from(e: diesel::r2d2::PoolError) -> Self {
-        StoreError::Unavailable(e.to_string())
-    }
+    Join(#[from] tokio::task::JoinError),
 }
 
 type PgPool = Pool<ConnectionManager<PgConnection>>;
@@ -254,8 +251,7 @@ impl Db {
             let mut conn = db.get()?;
             f(&mut conn)
         })
-        .await
-        .map_err(|e| StoreError::Join(e.to_string()))?
+        .await?
     }
 
     /// Applies every pending migration; returns the versions applied (empty when up to date).
@@ -269,7 +265,7 @@ impl Db {
                 c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.iter().map(|m| m.to_string()).collect())
             }
         };
-        applied.map_err(|e| StoreError::Migration(e.to_string()))
+        applied.map_err(StoreError::Migration)
     }
 
     /// Answers when the database does, within `timeout`.
@@ -280,7 +276,6 @@ impl Db {
             with_conn!(&mut conn, |c| c.batch_execute("SELECT 1"))?;
             Ok(())
         })
-        .await
-        .map_err(|e| StoreError::Join(e.to_string()))?
+        .await?
     }
 }

@@ -15,7 +15,7 @@ use super::{
     schema::{campaigns, redemptions, rollbacks, vouchers},
     Conn, StoreError,
 };
-use crate::with_conn;
+use crate::{domain::voucher::VoucherStatus, with_conn};
 
 /// A stored redemption.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
@@ -105,15 +105,15 @@ fn voucher_refusal(
     serial: i64,
     customer_id: Option<&str>,
 ) -> Result<Option<Refusal>, StoreError> {
-    let voucher: Option<(Option<String>, String)> = with_conn!(conn, |c| vouchers::table
+    let voucher: Option<(Option<String>, VoucherStatus)> = with_conn!(conn, |c| vouchers::table
         .find((campaign_id, serial))
         .select((vouchers::customer_id, vouchers::status))
         .first(c)
         .optional())?;
     Ok(match voucher {
         None => Some(Refusal::UnknownVoucher),
-        Some((_, status)) if status == "voided" => Some(Refusal::Voided),
-        Some((_, status)) if status == "redeemed" => Some(Refusal::AlreadyRedeemed),
+        Some((_, VoucherStatus::Voided)) => Some(Refusal::Voided),
+        Some((_, VoucherStatus::Redeemed)) => Some(Refusal::AlreadyRedeemed),
         Some((owner, _)) if owner.as_deref() != customer_id => Some(Refusal::CustomerMismatch),
         Some(_) => None,
     })
@@ -194,6 +194,34 @@ fn take_room(
     Ok(took == 1)
 }
 
+/// Why a commit's transaction rolled back: the store failed, or `R`, a reason of the commit's
+/// own (control flow, told apart by type).
+#[derive(Debug)]
+enum Abort<R> {
+    Store(StoreError),
+    Because(R),
+}
+
+impl<R> From<StoreError> for Abort<R> {
+    fn from(e: StoreError) -> Self {
+        Abort::Store(e)
+    }
+}
+
+impl<R> From<diesel::result::Error> for Abort<R> {
+    fn from(e: diesel::result::Error) -> Self {
+        Abort::Store(e.into())
+    }
+}
+
+/// The voucher was no longer `issued` when it was to be marked redeemed.
+#[derive(Debug)]
+struct VoucherChanged;
+
+/// A member of a batch would be refused (or replays an earlier redemption).
+#[derive(Debug)]
+struct BatchRefused;
+
 /// Makes a redemption real, or says why not (see the module doc). `lock_campaign` takes the
 /// campaign's row lock first (the SQL ledger's serialization point on PostgreSQL).
 pub fn commit(
@@ -201,7 +229,7 @@ pub fn commit(
     r: &Redemption,
     lock_campaign: bool,
 ) -> Result<Result<Redemption, Refusal>, StoreError> {
-    conn.transaction(|conn| {
+    conn.transaction_with(|conn| {
         if lock_campaign {
             if let crate::store::Conn::Pg(c) = conn {
                 let c: &mut diesel::pg::PgConnection = &mut *c;
@@ -223,24 +251,26 @@ pub fn commit(
         }
         with_conn!(conn, |c| diesel::insert_into(redemptions::table).values(r).execute(c))?;
         let marked = with_conn!(conn, |c| diesel::update(
-            vouchers::table.find((r.campaign_id, r.serial)).filter(vouchers::status.eq("issued"))
+            vouchers::table
+                .find((r.campaign_id, r.serial))
+                .filter(vouchers::status.eq(VoucherStatus::Issued))
         )
-        .set(vouchers::status.eq("redeemed"))
+        .set(vouchers::status.eq(VoucherStatus::Redeemed))
         .execute(c))?;
         if marked != 1 {
-            return Err(StoreError::Conflict("voucher changed during redemption".into()));
+            return Err(Abort::Because(VoucherChanged));
         }
         Ok(Ok(r.clone()))
     })
     .or_else(|e| match e {
         // Two transactions raced for one voucher: the loser's insert hit the unique index. The
         // winner may have been this very request (a replay that arrived twice at once).
-        StoreError::Query(diesel::result::Error::DatabaseError(
+        Abort::Store(StoreError::Query(diesel::result::Error::DatabaseError(
             diesel::result::DatabaseErrorKind::UniqueViolation,
             _,
-        )) => lost_race(conn, r),
-        StoreError::Conflict(m) if m == "voucher changed during redemption" => lost_race(conn, r),
-        other => Err(other),
+        ))) => lost_race(conn, r),
+        Abort::Because(VoucherChanged) => lost_race(conn, r),
+        Abort::Store(other) => Err(other),
     })
 }
 
@@ -253,8 +283,6 @@ fn lost_race(conn: &mut Conn, r: &Redemption) -> Result<Result<Redemption, Refus
     })
 }
 
-const BATCH_REFUSED: &str = "a redemption of the batch was refused";
-
 /// Commits redemptions that a faster gate (Redis) already allowed, all in one transaction:
 /// per campaign one conditional budget update for their sum and one voucher update, then one
 /// multi-row insert. The same guards as [`commit`] hold for the batch as a whole. `false` when
@@ -266,8 +294,8 @@ pub fn commit_batch(conn: &mut Conn, batch: &[Redemption]) -> Result<bool, Store
     for r in batch {
         by_campaign.entry(r.campaign_id).or_default().push(r);
     }
-    let refused = || StoreError::Conflict(BATCH_REFUSED.into());
-    let outcome = conn.transaction(|conn| {
+    let refused = || Abort::Because(BatchRefused);
+    let outcome = conn.transaction_with(|conn| {
         for (&campaign, members) in &by_campaign {
             // Locked by primary key, checked here: a `status` condition would let a planner
             // without fresh statistics walk the (campaign, variant, status) index instead.
@@ -276,14 +304,14 @@ pub fn commit_batch(conn: &mut Conn, batch: &[Redemption]) -> Result<bool, Store
                 .filter(vouchers::campaign_id.eq(campaign))
                 .filter(vouchers::serial.eq_any(&serials))
                 .select((vouchers::serial, vouchers::customer_id, vouchers::status));
-            let rows: Vec<(i64, Option<String>, String)> = match conn {
+            let rows: Vec<(i64, Option<String>, VoucherStatus)> = match conn {
                 Conn::Pg(c) => query.for_update().load(&mut **c)?,
                 // SQLite: the transaction began IMMEDIATE, so it already excludes other writers.
                 Conn::Sqlite(c) => query.load(&mut **c)?,
             };
             let issued: std::collections::HashMap<i64, Option<String>> = rows
                 .into_iter()
-                .filter(|(_, _, status)| status == "issued")
+                .filter(|(_, _, status)| *status == VoucherStatus::Issued)
                 .map(|(s, o, _)| (s, o))
                 .collect();
             if issued.len() != members.len()
@@ -296,7 +324,7 @@ pub fn commit_batch(conn: &mut Conn, batch: &[Redemption]) -> Result<bool, Store
                     .filter(vouchers::campaign_id.eq(campaign))
                     .filter(vouchers::serial.eq_any(&serials))
             )
-            .set(vouchers::status.eq("redeemed"))
+            .set(vouchers::status.eq(VoucherStatus::Redeemed))
             .execute(c))?;
         }
         with_conn!(conn, |c| diesel::insert_into(redemptions::table).values(batch).execute(c))?;
@@ -314,15 +342,15 @@ pub fn commit_batch(conn: &mut Conn, batch: &[Redemption]) -> Result<bool, Store
     });
     match outcome {
         Ok(()) => Ok(true),
-        Err(StoreError::Conflict(m)) if m == BATCH_REFUSED => Ok(false),
+        Err(Abort::Because(BatchRefused)) => Ok(false),
         // A unique index (a voucher or key taken meanwhile), a deadlock with another writer:
         // one by one, each gets its own answer. A lost connection fails the whole batch.
-        Err(StoreError::Query(diesel::result::Error::DatabaseError(kind, _)))
+        Err(Abort::Store(StoreError::Query(diesel::result::Error::DatabaseError(kind, _))))
             if !matches!(kind, diesel::result::DatabaseErrorKind::ClosedConnection) =>
         {
             Ok(false)
         }
-        Err(e) => Err(e),
+        Err(Abort::Store(e)) => Err(e),
     }
 }
 
@@ -375,14 +403,20 @@ pub fn rollback(conn: &mut Conn, id: &str, reason: &str) -> Result<Option<Rolled
         let status: String =
             with_conn!(conn, |c| campaigns::table.find(r.campaign_id).select(campaigns::status).first(c))?;
         let voided = voided_at.is_some() || owner.is_none() || status == "ended";
-        let redeemed =
-            vouchers::table.find((r.campaign_id, r.serial)).filter(vouchers::status.eq("redeemed"));
+        let redeemed = vouchers::table
+            .find((r.campaign_id, r.serial))
+            .filter(vouchers::status.eq(VoucherStatus::Redeemed));
         if voided {
             with_conn!(conn, |c| diesel::update(redeemed)
-                .set((vouchers::status.eq("voided"), vouchers::voided_at.eq(Some(voided_at.unwrap_or(now)))))
+                .set((
+                    vouchers::status.eq(VoucherStatus::Voided),
+                    vouchers::voided_at.eq(Some(voided_at.unwrap_or(now)))
+                ))
                 .execute(c))?;
         } else {
-            with_conn!(conn, |c| diesel::update(redeemed).set(vouchers::status.eq("issued")).execute(c))?;
+            with_conn!(conn, |c| diesel::update(redeemed)
+                .set(vouchers::status.eq(VoucherStatus::Issued))
+                .execute(c))?;
         }
         with_conn!(conn, |c| diesel::insert_into(rollbacks::table)
             .values((

@@ -5,7 +5,27 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::{schema::vouchers, Conn, StoreError};
-use crate::with_conn;
+use crate::{domain::voucher::VoucherStatus, with_conn};
+
+impl<DB> diesel::serialize::ToSql<diesel::sql_types::Text, DB> for VoucherStatus
+where
+    DB: diesel::backend::Backend,
+    str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+{
+    fn to_sql<'b>(&'b self, out: &mut diesel::serialize::Output<'b, '_, DB>) -> diesel::serialize::Result {
+        self.as_str().to_sql(out)
+    }
+}
+
+impl<DB> diesel::deserialize::FromSql<diesel::sql_types::Text, DB> for VoucherStatus
+where
+    DB: diesel::backend::Backend,
+    String: diesel::deserialize::FromSql<diesel::sql_types::Text, DB>,
+{
+    fn from_sql(bytes: DB::RawValue<'_>) -> diesel::deserialize::Result<Self> {
+        Ok(String::from_sql(bytes)?.parse()?)
+    }
+}
 
 /// A voucher about to be stored.
 #[derive(Debug, Clone, Insertable)]
@@ -17,7 +37,7 @@ pub struct NewVoucher {
     pub variant: i32,
     pub key_id: i32,
     pub code: Option<String>,
-    pub status: String,
+    pub status: VoucherStatus,
     pub issued_at: NaiveDateTime,
 }
 
@@ -31,7 +51,7 @@ pub struct VoucherRow {
     pub variant: i32,
     pub key_id: i32,
     pub code: Option<String>,
-    pub status: String,
+    pub status: VoucherStatus,
     pub issued_at: NaiveDateTime,
     pub voided_at: Option<NaiveDateTime>,
 }
@@ -65,7 +85,7 @@ pub fn insert_batch(conn: &mut Conn, rows: &[NewVoucher]) -> Result<usize, Store
             .bind::<Array<Int4>, _>(column(|v| v.variant))
             .bind::<Array<Int4>, _>(column(|v| v.key_id))
             .bind::<Array<Nullable<Text>>, _>(rows.iter().map(|v| v.code.clone()).collect::<Vec<_>>())
-            .bind::<Array<Text>, _>(rows.iter().map(|v| v.status.clone()).collect::<Vec<_>>())
+            .bind::<Array<Text>, _>(rows.iter().map(|v| v.status.as_str()).collect::<Vec<_>>())
             .bind::<Array<Timestamp>, _>(rows.iter().map(|v| v.issued_at).collect::<Vec<_>>())
             .execute(&mut **c)?)
         }
@@ -146,7 +166,7 @@ pub fn count_issued(conn: &mut Conn, campaign_id: i32) -> Result<i64, StoreError
 pub fn voided_serials(conn: &mut Conn, campaign_id: i32) -> Result<Vec<i64>, StoreError> {
     Ok(with_conn!(conn, |c| vouchers::table
         .filter(vouchers::campaign_id.eq(campaign_id))
-        .filter(vouchers::status.eq("voided"))
+        .filter(vouchers::status.eq(VoucherStatus::Voided))
         .select(vouchers::serial)
         .load(c))?)
 }

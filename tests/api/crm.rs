@@ -8,7 +8,7 @@ use diesel::{sql_query, sql_types::BigInt, QueryableByName, RunQueryDsl};
 use serde_json::{json, Value};
 use vouchsafe::{
     domain::{code, segment::Segment, variant},
-    generation::{self, Generator},
+    service::generation::{self, Generator},
     store::{campaigns, jobs, segments, Conn},
     with_conn,
 };
@@ -224,7 +224,7 @@ async fn sql_segments_and_domain_rules_agree_customer_by_customer() {
                 let mut bad = Vec::new();
                 for i in 0..120u32 {
                     let id = format!("cust-{i:03}");
-                    let facts = vouchsafe::issuance::facts_of(c, &id)?.unwrap();
+                    let facts = vouchsafe::service::issuance::facts_of(c, &id)?.unwrap();
                     if segments::contains(c, &at, &id)? != s2.matches(&facts, "EUR", now) {
                         bad.push(id);
                     }

@@ -5,7 +5,7 @@ use diesel::{sql_query, sql_types::BigInt, QueryableByName, RunQueryDsl};
 use serde_json::{json, Value};
 use vouchsafe::{
     domain::csv::FORMULA_TRIGGERS,
-    generation,
+    service::generation,
     store::{campaigns, jobs, Conn},
     with_conn,
 };
