@@ -364,8 +364,8 @@ mod escaping_properties {
                 askama::filters::Escaper::write_escaped_str(&Html, &mut out, s).unwrap();
                 out
             };
-            prop_assert!(html.contains(&format!("<h1>{}</h1>", escaped(&campaign))));
-            prop_assert!(html.contains(&format!("<td class=\"name\">{}", escaped(&variant))));
+            assert!(html.contains(&format!("<h1>{}</h1>", escaped(&campaign))));
+            assert!(html.contains(&format!("<td class=\"name\">{}", escaped(&variant))));
 
             let index = render_index_page(&[IndexEntry {
                 id: variant.clone(),
@@ -376,7 +376,7 @@ mod escaping_properties {
                 max_amount: Some(2),
             }]);
             assert_well_formed(&index);
-            prop_assert!(index.contains(&format!(">{}</a>", escaped(&campaign))));
+            assert!(index.contains(&format!(">{}</a>", escaped(&campaign))));
         }
     }
 }

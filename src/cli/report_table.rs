@@ -258,6 +258,14 @@ mod tests {
         table_input()
     }
 
+    /// The whole table of fixed reports: the page's example (both budgets) and the small one.
+    #[test]
+    fn table_snapshots() {
+        use crate::domain::report::fixtures::page_input;
+        insta::assert_snapshot!("report_table", render_report_table(&build_report(&page_input())));
+        insta::assert_snapshot!("report_table_small", render_report_table(&build_report(&small())));
+    }
+
     #[test]
     fn renders_a_small_report() {
         let text = render_report_table(&build_report(&small()));

@@ -74,6 +74,12 @@ mod tests {
     use super::super::fixtures::*;
     use super::*;
 
+    /// The whole CSV of a fixed report.
+    #[test]
+    fn csv_snapshot() {
+        insta::assert_snapshot!("report_csv", report_csv(&build_report(&page_input())));
+    }
+
     #[test]
     fn csv_marks_a_formula_like_variant_name_and_keeps_a_negative_lift_a_number() {
         let mut input = base();

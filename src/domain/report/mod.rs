@@ -499,6 +499,13 @@ mod tests {
         assert_eq!(v["comparisons"][0]["control"], "control");
     }
 
+    /// The whole JSON of a fixed report; a change to any field or figure shows in review.
+    #[test]
+    fn json_snapshot() {
+        let json = serde_json::to_string_pretty(&build_report(&page_input())).unwrap();
+        insta::assert_snapshot!("report_json", json);
+    }
+
     #[test]
     fn openapi_schema_names_every_field() {
         use utoipa::{PartialSchema, ToSchema};
