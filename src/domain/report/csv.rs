@@ -3,6 +3,8 @@
 use super::Report;
 use crate::domain::csv::{self as cells, Cell};
 
+/// The report as one CSV table (RFC 4180: CRLF line ends, fields with `,` `"` CR or LF quoted,
+/// quotes doubled).
 ///
 /// Columns: `section,variant,weight,issued,redeemed,rate,rate_ci_low,rate_ci_high,discount_spent,`
 /// `order_value,lift_abs,lift_rel,p_value,prob_beat_control,date,redemptions`.

@@ -93,8 +93,6 @@ pub fn p_clause(p: f64) -> String {
     }
 }
 
-/// The report as one CSV table (RFC 4180: CRLF line ends, fields with `,` `"` CR or LF quoted,
-
 /// An interval bound as a bare percentage with one decimal (`7.1`, no sign), shown next to a rate.
 pub fn pct_bare(x: f64) -> String {
     format!("{:.1}", if x.is_finite() { x * 100.0 } else { 0.0 })
