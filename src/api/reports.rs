@@ -8,7 +8,7 @@ use super::{
     auth::{Authorized, ReportsScope},
     campaigns::campaign_id,
     error::ApiError,
-    report_page::{render_index_page, render_report_page, IndexEntry},
+    report_page::{render_denied_page, render_index_page, render_report_page, IndexEntry},
     AppState,
 };
 use crate::{
@@ -96,12 +96,7 @@ fn html_denied(e: ApiError) -> HttpResponse {
             "Basic realm=\"vouchsafe reports\", charset=\"UTF-8\"",
         ));
     }
-    resp.body(format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\
-         <body style=\"font-family:system-ui,sans-serif;margin:3rem\"><h1>{title}</h1>\
-         <p>Sign in with any user name and an API key with the <code>reports</code> scope as the password.</p>\
-         <p>Create one with <code>vouchsafe keys create --name marketer --scopes reports</code>.</p></body></html>"
-    ))
+    resp.body(render_denied_page(title))
 }
 
 /// A page for a caller without a usable key; any other failure (the database down while
