@@ -154,23 +154,23 @@ fn ctrl_c_drains_like_sigterm_requests_in_flight_finish_and_the_exit_is_clean() 
     let (mut child, mut stderr, addr, _) = serving(vouchsafe(&db).env("VOUCHSAFE_BIND", "localhost:0"));
     assert!(addr.starts_with("127.0.0.1:"), "{addr}");
 
-    // Three requests in flight: each connection is a worker's (it answered a first request),
-    // and holds a customer upsert whose body has only half arrived when Ctrl-C comes.
+    // Three requests in flight when Ctrl-C comes: customer upserts whose heads the service has
+    // taken up (it answered `100 Continue`, so they are not merely queued) and whose bodies are
+    // still to come.
     let mut in_flight = Vec::new();
     for i in 0..3 {
         let mut conn = TcpStream::connect(&addr).unwrap();
         conn.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        conn.write_all(format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes()).unwrap();
-        assert_eq!(read_answer(&mut conn).0, 200);
         let body = format!(r#"{{"loyalty_tier": "gold", "birthday": {{"month": 5, "day": {}}}}}"#, i + 1);
         let head = format!(
             "PUT /v1/customers/drain-{i} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {secret}\r\n\
-             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+             Content-Type: application/json\r\nContent-Length: {}\r\nExpect: 100-continue\r\n\
+             Connection: close\r\n\r\n",
             body.len()
         );
-        let (first, rest) = body.split_at(body.len() / 2);
-        conn.write_all(format!("{head}{first}").as_bytes()).unwrap();
-        in_flight.push((conn, rest.to_owned()));
+        conn.write_all(head.as_bytes()).unwrap();
+        assert_eq!(read_answer(&mut conn).0, 100, "the service takes the request up");
+        in_flight.push((conn, body));
     }
 
     signal(&child, "INT");
