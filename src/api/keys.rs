@@ -12,7 +12,7 @@ use super::{
     AppState,
 };
 use crate::{
-    domain::access::{Scope, Scopes},
+    domain::access::{parse_key_name, Scope, Scopes},
     store::{api_keys, api_keys::ApiKey},
 };
 
@@ -76,15 +76,6 @@ impl From<ApiKey> for KeyView {
             revoked_at: k.revoked_at.map(utc),
         }
     }
-}
-
-/// Parses a key name: trimmed, 1 to 100 characters, no control characters.
-pub fn parse_key_name(name: &str) -> Result<String, String> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err("name must be 1 to 100 printable characters".into());
-    }
-    Ok(name.to_owned())
 }
 
 /// Creates an API key.

@@ -10,7 +10,7 @@ pub mod checkout;
 pub mod customers;
 pub mod error;
 mod error_doc;
-pub mod idempotency;
+pub mod idempotent;
 pub mod keys;
 pub mod meta;
 pub mod report_page;
@@ -35,32 +35,31 @@ use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
 
 use self::{auth::KeyCache, error::ApiError};
-use crate::{
-    generation::Generator, ledger::Ledger, signing::Signing, store::customers::VoidedVoucher, store::Db,
-    telemetry::Metrics,
-};
+use crate::{ledger::Ledger, service::Services, signing::Signing, store::Db};
 
 /// The largest JSON body accepted (NDJSON imports have their own, larger limit).
 pub const JSON_LIMIT: usize = 1 << 20;
 
-/// Everything a handler may reach.
+/// Everything a handler may reach: the [`Services`] (which it derefs to) and what only HTTP
+/// needs (the API key cache, the route table, the OpenAPI document).
 pub struct AppState {
-    pub db: Db,
-    pub ledger: Arc<dyn Ledger>,
+    pub services: Services,
     pub keys: KeyCache,
-    pub metrics: Metrics,
-    /// The code-signing keyring, refreshed in the background.
-    pub signing: Arc<Signing>,
-    /// Runs generation jobs.
-    pub generator: Arc<Generator>,
-    /// Campaigns for the checkout's checks, trusted for a second.
-    pub campaigns: checkout::CampaignCache,
     routes: RouteTable,
     openapi_json: String,
 }
 
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.services
+    }
+}
+
 impl AppState {
     /// State over a store and a ledger; API keys are trusted for `key_ttl` once looked up.
+    /// Starts the generator's background loop.
     pub fn new(
         db: Db,
         ledger: Arc<dyn Ledger>,
@@ -70,38 +69,9 @@ impl AppState {
         let doc = openapi();
         let routes = RouteTable::from_openapi(&doc);
         let openapi_json = doc.to_json().unwrap_or_else(|_| "{}".into());
-        let generator = Generator::new(db.clone(), signing.clone());
-        generator.spawn();
-        web::Data::new(AppState {
-            keys: KeyCache::new(db.clone(), key_ttl),
-            db,
-            ledger,
-            metrics: Metrics::new(),
-            generator,
-            campaigns: checkout::campaign_cache(),
-            signing,
-            routes,
-            openapi_json,
-        })
-    }
-
-    /// Tells the ledger about vouchers the store has just voided (consent revoked, erasure).
-    /// A ledger that cannot be told now learns it when it reloads the campaign.
-    pub async fn ledger_void(&self, voided: Vec<VoidedVoucher>) {
-        if voided.is_empty() {
-            return;
-        }
-        if let Err(e) = self.ledger.void(&voided).await {
-            tracing::warn!(error = %e, count = voided.len(), "ledger not told of voided vouchers; it reloads them");
-        }
-    }
-
-    /// Tells the ledger a campaign's rules changed (budget, status, expiry).
-    pub async fn campaign_changed(&self, campaign_id: i32) {
-        self.campaigns.invalidate(&campaign_id);
-        if let Err(e) = self.ledger.campaign_changed(campaign_id).await {
-            tracing::warn!(error = %e, campaign = campaign_id, "ledger not told of a campaign change");
-        }
+        let services = Services::new(db.clone(), ledger, signing);
+        services.generator.spawn();
+        web::Data::new(AppState { keys: KeyCache::new(db, key_ttl), services, routes, openapi_json })
     }
 
     /// The OpenAPI document served at `/openapi.json`.

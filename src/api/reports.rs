@@ -13,7 +13,7 @@ use super::{
 };
 use crate::{
     domain::report::{report_csv, Report},
-    reporting,
+    service::reporting,
     store::campaigns,
 };
 

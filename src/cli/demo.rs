@@ -26,8 +26,7 @@ use crate::{
         money::Money,
         segment::Segment,
     },
-    generation::Generator,
-    reporting,
+    service::{generation::Generator, reporting},
     signing::Signing,
     store::{
         api_keys, campaigns,

@@ -232,7 +232,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Report { campaign_id } => {
             let db = app::open_store(&settings)?;
             app::migrate(&db, &settings).await?;
-            let report = crate::reporting::report(&db, campaign_id)
+            let report = crate::service::reporting::report(&db, campaign_id)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("no campaign with id {campaign_id}"))?;
             write_stdout(&report_table::render_report_table(&report))
@@ -246,7 +246,7 @@ async fn keys(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<()> {
     app::migrate(&db, settings).await?;
     match cmd {
         KeysCommand::Create { name, scopes } => {
-            let name = crate::api::keys::parse_key_name(&name).map_err(anyhow::Error::msg)?;
+            let name = crate::domain::access::parse_key_name(&name).map_err(anyhow::Error::msg)?;
             let (key, secret) = db.run(move |c| api_keys::create(c, &name, scopes)).await?;
             eprintln!(
                 "created key {} ({}) with scopes {}; its secret is printed once, below:",

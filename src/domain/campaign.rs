@@ -2,9 +2,13 @@
 
 use std::fmt;
 
+use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
-use super::money::{Money, MAX_MINOR};
+use super::{
+    money::{Money, MAX_MINOR},
+    segment::Segment,
+};
 
 /// The most variants a campaign may have (the code carries the variant in 4 bits).
 pub const MAX_VARIANTS: usize = 16;
@@ -199,6 +203,43 @@ pub fn parse_prefix(s: &str) -> Result<String, String> {
         Ok(s.to_owned())
     } else {
         Err("prefix must be 1 to 8 characters of A-Z and 0-9".into())
+    }
+}
+
+/// A campaign with its rules parsed: what the store reads and every use case works on.
+/// Times are UTC.
+#[derive(Debug, Clone)]
+pub struct Campaign {
+    pub id: i32,
+    pub name: String,
+    pub currency: String,
+    pub segment: Segment,
+    pub discount: Discount,
+    pub min_order: i64,
+    pub budget: Budget,
+    pub starts_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub status: CampaignStatus,
+    pub prefix: String,
+    pub salt: Vec<u8>,
+    pub variants: Vec<Variant>,
+    pub next_serial: i64,
+    pub spent: i64,
+    pub redeemed: i64,
+    pub revision: i64,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl Campaign {
+    /// The discount a variant gives (its own, or the campaign's).
+    pub fn discount_of(&self, variant: usize) -> Discount {
+        self.variants.get(variant).and_then(|v| v.discount).unwrap_or(self.discount)
+    }
+
+    /// The variants' weights, in order.
+    pub fn weights(&self) -> Vec<u32> {
+        self.variants.iter().map(|v| v.weight).collect()
     }
 }
 

@@ -10,8 +10,8 @@ use serde_json::{json, Value};
 use vouchsafe::{
     config::{DatabaseUrl, SqliteTarget},
     ledger::{redis::RedisLedger, Ledger, LedgerError},
+    per_backend,
     store::{redemptions::Redemption, vouchers, Db},
-    with_conn,
 };
 
 use crate::{
@@ -311,7 +311,7 @@ async fn a_reservation_left_by_a_crash_does_not_block_its_key_forever() {
                     k::body.eq(""),
                     k::created_at.eq(at),
                 );
-                with_conn!(c, |c| diesel::insert_into(k::table).values(row.clone()).execute(c))?;
+                diesel::insert_into(k::table).values(row.clone()).execute(c.any())?;
             }
             Ok(())
         })
@@ -432,7 +432,7 @@ async fn sqlite_commits_wait_for_the_disk() {
     let url = DatabaseUrl::Sqlite(SqliteTarget::File(dir.path().join("durable.db")));
     let db = Db::connect(&url, 2).unwrap();
     let level = db
-        .run(|c| Ok(with_conn!(c, |c| sql_query("PRAGMA synchronous").get_result::<Synchronous>(c))?))
+        .run(|c| Ok(per_backend!(c, |c| sql_query("PRAGMA synchronous").get_result::<Synchronous>(c))?))
         .await
         .unwrap();
     assert_eq!(level.synchronous, 2, "PRAGMA synchronous = FULL");
