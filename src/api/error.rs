@@ -50,7 +50,7 @@ pub struct Problem {
 pub enum ApiError {
     #[error("an API key is required: send `Authorization: Bearer <key>`")]
     MissingKey,
-    #[error("the API key is unknown or revoked")]
+    #[error("the API key is unknown or revoked (keys live in the database: a key made by `vouchsafe keys create` works only on a service using the same DATABASE_URL)")]
     UnknownKey,
     #[error("this API key lacks the scope this route needs ({0})")]
     Forbidden(&'static str),

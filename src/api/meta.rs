@@ -9,6 +9,54 @@ use super::{error::ApiError, AppState};
 
 const CHECK_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// What `GET /` answers: what this is and where to go next.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Index {
+    /// `vouchsafe`.
+    pub service: &'static str,
+    /// The running version.
+    pub version: &'static str,
+    /// One line on what the links lead to.
+    pub about: &'static str,
+    pub links: IndexLinks,
+}
+
+/// The service's entry points, as paths on this host.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct IndexLinks {
+    /// The campaign report pages, for a browser (HTTP Basic: any user name, a `reports` key as
+    /// the password).
+    pub reports: &'static str,
+    /// The OpenAPI document: every route, its scopes and answers.
+    pub openapi: &'static str,
+    /// Liveness.
+    pub healthz: &'static str,
+    /// Readiness (database and ledger).
+    pub readyz: &'static str,
+    /// Prometheus metrics.
+    pub metrics: &'static str,
+}
+
+/// The service's front door: a small JSON answer naming the report pages and the OpenAPI
+/// document, for whoever opens the service's address.
+#[utoipa::path(tag = "meta", responses((status = 200, description = "What this is and where to go next", body = Index)))]
+#[get("/")]
+pub async fn index() -> HttpResponse {
+    HttpResponse::Ok().json(Index {
+        service: "vouchsafe",
+        version: env!("CARGO_PKG_VERSION"),
+        about: "Personalized single-use vouchers. Reports for a browser at /reports (user name: \
+                anything, password: an API key with scope reports); every API route in /openapi.json.",
+        links: IndexLinks {
+            reports: "/reports",
+            openapi: "/openapi.json",
+            healthz: "/healthz",
+            readyz: "/readyz",
+            metrics: "/metrics",
+        },
+    })
+}
+
 /// Liveness: the process answers.
 #[utoipa::path(tag = "meta", responses((status = 200, description = "The process is alive")))]
 #[get("/healthz")]

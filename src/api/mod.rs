@@ -113,7 +113,8 @@ impl utoipa::Modify for BearerAuth {
 
 /// Every route, registered once for both the router and the OpenAPI document.
 fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(meta::healthz)
+    cfg.service(meta::index)
+        .service(meta::healthz)
         .service(meta::readyz)
         .service(meta::metrics)
         .service(meta::openapi_json)
@@ -343,7 +344,9 @@ pub fn serve(state: web::Data<AppState>, listener: TcpListener, workers: usize) 
             .wrap(from_fn(observe))
     })
     .listen(listener)?
-    .shutdown_timeout(10);
+    .shutdown_timeout(10)
+    // Signals are the binary's business (`app::serve_on` drains on SIGINT and SIGTERM alike).
+    .disable_signals();
     if workers > 0 {
         server = server.workers(workers);
     }

@@ -146,8 +146,9 @@ pub async fn export(settings: &Settings, campaign_id: i32, format: &str) -> anyh
     let mut out = std::io::BufWriter::new(stdout.lock());
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| anyhow::anyhow!("export interrupted: {e}"))?;
-        out.write_all(&chunk).context("cannot write to stdout")?;
+        if let Err(e) = out.write_all(&chunk) {
+            return super::unless_pipe_closed(e);
+        }
     }
-    out.flush()?;
-    Ok(())
+    out.flush().or_else(super::unless_pipe_closed)
 }
