@@ -161,7 +161,7 @@ pub struct PatchCampaign {
 pub struct JobView {
     pub id: String,
     pub campaign_id: String,
-    /// queued | running | done | failed
+    #[schema(value_type = crate::domain::status::JobStatus)]
     pub status: String,
     /// Customers in the segment when the job started.
     pub total: i64,
@@ -207,7 +207,7 @@ pub struct VoucherView {
     pub code: String,
     pub variant: String,
     pub expires_at: DateTime<Utc>,
-    /// issued | redeemed | voided
+    #[schema(value_type = crate::domain::status::VoucherStatus)]
     pub status: String,
 }
 
@@ -223,6 +223,7 @@ pub struct VoucherExport {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct ExportQuery {
     /// json (default), ndjson or csv.
+    #[param(value_type = Option<super::schema_doc::ExportFormat>)]
     pub format: Option<String>,
 }
 
@@ -256,6 +257,7 @@ pub(crate) async fn load_campaign(state: &AppState, id: i32) -> Result<Campaign,
 
 /// Creates a campaign (Idempotency-Key honoured).
 #[utoipa::path(
+    operation_id = "createCampaign",
     tag = "campaigns",
     security(("api_key" = [])),
     request_body = CreateCampaign,
@@ -288,6 +290,7 @@ pub async fn create_campaign(
 
 /// Lists campaigns by id.
 #[utoipa::path(
+    operation_id = "listCampaigns",
     tag = "campaigns",
     security(("api_key" = [])),
     params(PageQuery),
@@ -301,7 +304,7 @@ pub async fn list_campaigns(
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let limit = query.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
+    if !crate::domain::bounds::PAGE_LIMIT.contains(&limit) {
         return Err(ApiError::InvalidParameter("limit must be between 1 and 500".into()));
     }
     let after = match &query.cursor {
@@ -321,6 +324,7 @@ pub async fn list_campaigns(
 
 /// Reads a campaign.
 #[utoipa::path(
+    operation_id = "getCampaign",
     tag = "campaigns",
     security(("api_key" = [])),
     params(("id" = String, Path)),
@@ -343,6 +347,7 @@ pub async fn get_campaign(
 /// Changes a campaign's name, budget, expiry or status; every instance applies it to the next
 /// redemption.
 #[utoipa::path(
+    operation_id = "updateCampaign",
     tag = "campaigns",
     security(("api_key" = [])),
     params(("id" = String, Path)),
@@ -387,6 +392,7 @@ pub async fn patch_campaign(
 /// Starts a generation job: one voucher for every consented customer of the segment without
 /// one (Idempotency-Key honoured).
 #[utoipa::path(
+    operation_id = "startCampaignGeneration",
     tag = "generation",
     security(("api_key" = [])),
     params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
@@ -420,6 +426,7 @@ pub async fn start_generation(
 
 /// A generation job's progress.
 #[utoipa::path(
+    operation_id = "getGenerationJob",
     tag = "generation",
     security(("api_key" = [])),
     params(("job" = String, Path)),
@@ -443,6 +450,7 @@ pub async fn get_generation(
 /// Issues one voucher now (a real-time trigger), if the customer is consented, in the segment
 /// and has none yet.
 #[utoipa::path(
+    operation_id = "issueCampaignVoucher",
     tag = "generation",
     security(("api_key" = [])),
     params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer")),
@@ -495,6 +503,7 @@ pub async fn issue_voucher(
 /// secrets (whoever holds one can redeem it), so a `reports` key, which may read campaigns,
 /// may not read this.
 #[utoipa::path(
+    operation_id = "exportCampaignVouchers",
     tag = "generation",
     security(("api_key" = [])),
     params(("id" = String, Path), ExportQuery),

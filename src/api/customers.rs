@@ -1,6 +1,6 @@
 //! Customers, consents, carts, export and erasure (scope crm), and the NDJSON import.
 
-use actix_web::{delete, get, post, put, web, HttpResponse};
+use actix_web::{delete, get, post, put, web, HttpMessage, HttpRequest, HttpResponse};
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 use futures_util::StreamExt;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -21,6 +21,8 @@ use crate::{
 
 /// The largest NDJSON line accepted by the import.
 pub const MAX_IMPORT_LINE: usize = 64 * 1024;
+/// The largest JSON-array import body (NDJSON is streamed and has no total limit).
+pub const MAX_IMPORT_JSON: usize = 16 << 20;
 /// Customers written per import transaction.
 pub const IMPORT_BATCH: usize = 1000;
 /// At most this many rejected lines are listed (all are counted).
@@ -177,6 +179,7 @@ pub struct CustomerVoucher {
     pub campaign_id: String,
     pub code: Option<String>,
     pub variant: i32,
+    #[schema(value_type = crate::domain::status::VoucherStatus)]
     pub status: String,
     pub issued_at: DateTime<Utc>,
 }
@@ -239,6 +242,7 @@ fn customer_id(raw: &str) -> Result<CustomerId, ApiError> {
 
 /// Creates or changes a customer's profile.
 #[utoipa::path(
+    operation_id = "upsertCustomer",
     tag = "customers",
     security(("api_key" = [])),
     params(("customer_id" = String, Path, description = "The CRM's pseudonymous id (≤ 128 chars)")),
@@ -264,29 +268,28 @@ pub async fn upsert_customer(
     Ok(if created { HttpResponse::Created().json(view) } else { HttpResponse::Ok().json(view) })
 }
 
-/// One line of an import.
-#[derive(Debug, Deserialize)]
+/// One customer of an import: an NDJSON line, or an item of the JSON array. Absent profile
+/// fields are left alone, `null` clears one; `consent` appends a statement.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ImportCustomer)]
 struct ImportLine {
+    #[schema(example = "c-1001")]
     id: String,
-    #[serde(flatten)]
-    profile: ImportProfile,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<Birthday>)]
+    birthday: Option<Option<Birthday>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>, example = "gold")]
+    loyalty_tier: Option<Option<String>>,
     #[serde(default)]
     consent: Option<ConsentBody>,
 }
 
-#[derive(Debug, Deserialize)]
-struct ImportProfile {
-    #[serde(default, deserialize_with = "double_option")]
-    birthday: Option<Option<Birthday>>,
-    #[serde(default, deserialize_with = "double_option")]
-    loyalty_tier: Option<Option<String>>,
-}
-
-/// A line the import refused.
+/// A line (or array item) the import refused.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ImportReject {
-    /// 1-based line number in the body.
+    /// 1-based line number in the NDJSON body, or 1-based position in the JSON array.
     pub line: usize,
     pub code: &'static str,
     pub detail: String,
@@ -324,21 +327,30 @@ pub fn parse_import_line(line: &[u8]) -> Result<ImportRecord, (&'static str, Str
         }
     })?;
     let id = CustomerId::parse(&parsed.id).map_err(|e| ("invalid_customer_id", e))?;
-    let profile =
-        CustomerBody { birthday: parsed.profile.birthday, loyalty_tier: parsed.profile.loyalty_tier }
-            .parse()
-            .map_err(|(_, code, detail)| (code, detail))?;
+    let profile = CustomerBody { birthday: parsed.birthday, loyalty_tier: parsed.loyalty_tier }
+        .parse()
+        .map_err(|(_, code, detail)| (code, detail))?;
     let consent =
         parsed.consent.map(ConsentBody::parse).transpose().map_err(|(_, d)| ("invalid_consent", d))?;
     Ok(ImportRecord { id: id.as_str().to_owned(), profile, consent })
 }
 
-/// Imports customers from NDJSON, one object per line, streamed.
+/// Imports customers: NDJSON, one object per line, streamed; or (`Content-Type:
+/// application/json`) a JSON array of the same objects, at most [`MAX_IMPORT_JSON`] bytes.
+/// Either way each customer is taken or refused on its own, and a refusal names its line (its
+/// 1-based position in the array).
 #[utoipa::path(
+    operation_id = "importCustomers",
     tag = "customers",
     security(("api_key" = [])),
-    request_body(content = String, content_type = "application/x-ndjson",
-        description = "One customer per line: {\"id\", \"birthday\"?, \"loyalty_tier\"?, \"consent\"?}"),
+    request_body(
+        content(
+            (Vec<ImportLine> = "application/json"),
+            (String = "application/x-ndjson"),
+        ),
+        description = "A JSON array of customers (at most 16 MiB), or NDJSON: one `ImportCustomer` \
+                       object per line (`{\"id\", \"birthday\"?, \"loyalty_tier\"?, \"consent\"?}`)"
+    ),
     responses((status = 200, description = "Good lines imported, bad ones reported", body = ImportSummary))
 )]
 #[post("/v1/customers/import")]
@@ -346,8 +358,13 @@ pub fn parse_import_line(line: &[u8]) -> Result<ImportRecord, (&'static str, Str
 pub async fn import_customers(
     _auth: Authorized<CrmScope>,
     state: web::Data<AppState>,
+    req: HttpRequest,
     mut payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let json = req.mime_type().ok().flatten().is_some_and(|m| m.essence_str() == "application/json");
+    if json {
+        return import_json_array(&state, payload).await;
+    }
     let mut summary = ImportSummary::default();
     let mut buf: Vec<u8> = Vec::new();
     let mut batch: Vec<(usize, ImportRecord)> = Vec::with_capacity(IMPORT_BATCH);
@@ -406,6 +423,46 @@ pub async fn import_customers(
     Ok(HttpResponse::Ok().json(summary))
 }
 
+/// The JSON-array form of the import: buffered (it is one document), then taken item by item
+/// exactly as NDJSON lines are.
+async fn import_json_array(state: &AppState, mut payload: web::Payload) -> Result<HttpResponse, ApiError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk =
+            chunk.map_err(|e| ApiError::InvalidParameter(format!("the body could not be read: {e}")))?;
+        if body.len() + chunk.len() > MAX_IMPORT_JSON {
+            return Err(ApiError::PayloadTooLarge(format!(
+                "a JSON import may have at most {MAX_IMPORT_JSON} bytes; send larger ones as NDJSON"
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let items: Vec<serde_json::Value> = serde_json::from_slice(&body).map_err(|e| {
+        if e.is_data() {
+            ApiError::Invalid {
+                field: None,
+                detail: format!("the body must be a JSON array of customers: {e}"),
+            }
+        } else {
+            ApiError::MalformedJson(e.to_string())
+        }
+    })?;
+    let mut summary = ImportSummary::default();
+    let mut batch: Vec<(usize, ImportRecord)> = Vec::with_capacity(IMPORT_BATCH);
+    for (i, item) in items.iter().enumerate() {
+        let line = serde_json::to_vec(item).unwrap_or_default();
+        take_line(&line, i + 1, &mut summary, &mut batch);
+        if batch.len() >= IMPORT_BATCH {
+            write_batch(state, std::mem::take(&mut batch), &mut summary).await?;
+        }
+    }
+    if !batch.is_empty() {
+        write_batch(state, batch, &mut summary).await?;
+    }
+    summary.rejected.sort_by_key(|r| r.line);
+    Ok(HttpResponse::Ok().json(summary))
+}
+
 fn take_line(
     line: &[u8],
     line_no: usize,
@@ -442,6 +499,7 @@ async fn write_batch(
 
 /// Appends a consent statement; a revoked personalized_offers voids the customer's open vouchers.
 #[utoipa::path(
+    operation_id = "addCustomerConsent",
     tag = "customers",
     security(("api_key" = [])),
     params(("customer_id" = String, Path)),
@@ -479,6 +537,7 @@ pub async fn add_consent(
 
 /// The consent history, newest first.
 #[utoipa::path(
+    operation_id = "listCustomerConsents",
     tag = "customers",
     security(("api_key" = [])),
     params(("customer_id" = String, Path)),
@@ -512,6 +571,7 @@ pub async fn list_consents(
 
 /// Records an abandoned cart (the same cart_id again replaces it).
 #[utoipa::path(
+    operation_id = "recordCustomerCart",
     tag = "customers",
     security(("api_key" = [])),
     params(("customer_id" = String, Path)),
@@ -550,6 +610,7 @@ pub async fn put_cart(
 
 /// Removes a cart that was bought: it no longer puts the customer in a segment.
 #[utoipa::path(
+    operation_id = "deleteCustomerCart",
     tag = "customers",
     security(("api_key" = [])),
     params(("customer_id" = String, Path), ("cart_id" = String, Path)),
@@ -576,6 +637,7 @@ pub async fn delete_cart(
 
 /// Everything held on a customer: profile, consents, carts, vouchers, redemptions.
 #[utoipa::path(
+    operation_id = "exportCustomer",
     tag = "customers",
     security(("api_key" = [])),
     params(("customer_id" = String, Path)),
@@ -626,6 +688,7 @@ pub async fn export_customer(
 /// Erasure: deletes the customer's personal data and unlinks their vouchers and redemptions
 /// (open vouchers are voided); campaign totals stay exact.
 #[utoipa::path(
+    operation_id = "eraseCustomer",
     tag = "customers",
     security(("api_key" = [])),
     params(("customer_id" = String, Path)),
