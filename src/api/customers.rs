@@ -336,7 +336,7 @@ pub fn parse_import_line(line: &[u8]) -> Result<ImportRecord, (&'static str, Str
 }
 
 /// Imports customers: NDJSON, one object per line, streamed; or (`Content-Type:
-/// application/json`) a JSON array of the same objects, at most [`MAX_IMPORT_JSON`] bytes.
+/// application/json`) a JSON array of the same objects, at most 16 MiB (`MAX_IMPORT_JSON`).
 /// Either way each customer is taken or refused on its own, and a refusal names its line (its
 /// 1-based position in the array).
 #[utoipa::path(
