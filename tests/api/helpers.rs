@@ -17,7 +17,12 @@ use vouchsafe::{
     api::{self, AppState},
     config::{DatabaseUrl, Settings, SqliteTarget},
     domain::access::Scopes,
-    ledger::{redis::RedisLedger, sql::SqlLedger, Ledger},
+    ledger::{
+        redis::RedisLedger,
+        redis_target::{RedisConn, RedisTarget},
+        sql::SqlLedger,
+        Ledger,
+    },
     signing::Signing,
     store::{api_keys, Db},
 };
@@ -92,14 +97,34 @@ pub struct RedisPrefix {
 
 impl Drop for RedisPrefix {
     fn drop(&mut self) {
-        let Ok(client) = redis::Client::open(self.url.as_str()) else { return };
-        let Ok(mut conn) = client.get_connection() else { return };
-        let keys: Vec<String> =
-            redis::cmd("KEYS").arg(format!("{}:*", self.prefix)).query(&mut conn).unwrap_or_default();
-        if !keys.is_empty() {
-            let _: Result<(), _> = redis::cmd("DEL").arg(keys).query(&mut conn);
+        fn clear(conn: &mut impl redis::ConnectionLike, prefix: &str) {
+            // On a cluster KEYS asks every primary and DEL is split by slot.
+            let keys: Vec<String> =
+                redis::cmd("KEYS").arg(format!("{prefix}:*")).query(conn).unwrap_or_default();
+            if !keys.is_empty() {
+                let _: Result<(), _> = redis::cmd("DEL").arg(keys).query(conn);
+            }
+        }
+        match RedisTarget::parse(&self.url) {
+            Ok(RedisTarget::Single(client)) => {
+                if let Ok(mut conn) = client.get_connection() {
+                    clear(&mut conn, &self.prefix);
+                }
+            }
+            Ok(RedisTarget::Cluster(seeds)) => {
+                let client = redis::cluster::ClusterClient::new(seeds);
+                if let Ok(mut conn) = client.and_then(|c| c.get_connection()) {
+                    clear(&mut conn, &self.prefix);
+                }
+            }
+            Err(_) => {}
         }
     }
+}
+
+/// A connection to a test's Redis, one server or a cluster (`redis+cluster://…`).
+pub async fn redis_conn(url: &str) -> RedisConn {
+    RedisTarget::parse(url).expect("redis url").connect(Duration::from_secs(5)).await.expect("redis answers")
 }
 
 /// What a test may change about the app it spawns.
