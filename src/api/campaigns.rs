@@ -165,7 +165,7 @@ pub struct PatchCampaign {
 pub struct JobView {
     pub id: String,
     pub campaign_id: String,
-    /// queued | running | done | failed
+    #[schema(value_type = crate::domain::status::JobStatus)]
     pub status: String,
     /// Customers in the segment when the job started.
     pub total: i64,
@@ -238,6 +238,7 @@ pub struct VoucherExport {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct ExportQuery {
     /// json (default), ndjson or csv.
+    #[param(value_type = Option<super::schema_doc::ExportFormat>)]
     pub format: Option<String>,
 }
 
@@ -260,6 +261,7 @@ async fn load_campaign(state: &AppState, id: i32) -> Result<Campaign, ApiError> 
 
 /// Creates a campaign (Idempotency-Key honoured).
 #[utoipa::path(
+    operation_id = "createCampaign",
     tag = "campaigns",
     security(("api_key" = [])),
     request_body = CreateCampaign,
@@ -292,6 +294,7 @@ pub async fn create_campaign(
 
 /// Lists campaigns by id.
 #[utoipa::path(
+    operation_id = "listCampaigns",
     tag = "campaigns",
     security(("api_key" = [])),
     params(PageQuery),
@@ -305,7 +308,7 @@ pub async fn list_campaigns(
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let limit = query.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
+    if !crate::domain::bounds::PAGE_LIMIT.contains(&limit) {
         return Err(ApiError::InvalidParameter("limit must be between 1 and 500".into()));
     }
     let after = match &query.cursor {
@@ -325,6 +328,7 @@ pub async fn list_campaigns(
 
 /// Reads a campaign.
 #[utoipa::path(
+    operation_id = "getCampaign",
     tag = "campaigns",
     security(("api_key" = [])),
     params(("id" = String, Path)),
@@ -347,6 +351,7 @@ pub async fn get_campaign(
 /// Changes a campaign's name, budget, expiry or status; every instance applies it to the next
 /// redemption.
 #[utoipa::path(
+    operation_id = "updateCampaign",
     tag = "campaigns",
     security(("api_key" = [])),
     params(("id" = String, Path)),
@@ -391,6 +396,7 @@ pub async fn patch_campaign(
 /// Starts a generation job: one voucher for every consented customer of the segment without
 /// one (Idempotency-Key honoured).
 #[utoipa::path(
+    operation_id = "startCampaignGeneration",
     tag = "generation",
     security(("api_key" = [])),
     params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
@@ -419,6 +425,7 @@ pub async fn start_generation(
 
 /// A generation job's progress.
 #[utoipa::path(
+    operation_id = "getGenerationJob",
     tag = "generation",
     security(("api_key" = [])),
     params(("job" = String, Path)),
@@ -442,6 +449,7 @@ pub async fn get_generation(
 /// Issues one voucher now (a real-time trigger), if the customer is consented, in the segment
 /// and has none yet.
 #[utoipa::path(
+    operation_id = "issueCampaignVoucher",
     tag = "generation",
     security(("api_key" = [])),
     params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer")),
@@ -480,6 +488,7 @@ pub async fn issue_voucher(
 /// secrets (whoever holds one can redeem it), so a `reports` key, which may read campaigns,
 /// may not read this.
 #[utoipa::path(
+    operation_id = "exportCampaignVouchers",
     tag = "generation",
     security(("api_key" = [])),
     params(("id" = String, Path), ExportQuery),

@@ -98,6 +98,7 @@ fn view(campaign: &Campaign, r: Redemption) -> RedemptionView {
 
 /// Checks a code against an order without changing anything.
 #[utoipa::path(
+    operation_id = "validateVoucher",
     tag = "checkout",
     security(("api_key" = [])),
     request_body = CheckoutBody,
@@ -138,6 +139,7 @@ pub async fn validate(
 /// Redeems a code exactly once. The same code and order id again (or the same
 /// Idempotency-Key) answers 200 with the first body.
 #[utoipa::path(
+    operation_id = "redeemVoucher",
     tag = "checkout",
     security(("api_key" = [])),
     request_body = CheckoutBody,
@@ -183,6 +185,7 @@ pub async fn redeem(
 /// Rolls a redemption back (order cancelled): voucher and budget are restored exactly once;
 /// again answers 200 with the same body.
 #[utoipa::path(
+    operation_id = "rollbackRedemption",
     tag = "checkout",
     security(("api_key" = [])),
     params(("id" = String, Path)),

@@ -1,6 +1,6 @@
 //! Customers, consents, carts, export and erasure (scope crm), and the NDJSON import.
 
-use actix_web::{delete, get, post, put, web, HttpResponse};
+use actix_web::{delete, get, post, put, web, HttpMessage, HttpRequest, HttpResponse};
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -205,6 +205,7 @@ fn customer_id(raw: &str) -> Result<CustomerId, ApiError> {
 
 /// Creates or changes a customer's profile.
 #[utoipa::path(
+    operation_id = "upsertCustomer",
     tag = "customers",
     security(("api_key" = [])),
     params(("customer_id" = String, Path, description = "The CRM's pseudonymous id (≤ 128 chars)")),
@@ -230,10 +231,29 @@ pub async fn upsert_customer(
     Ok(if created { HttpResponse::Created().json(view) } else { HttpResponse::Ok().json(view) })
 }
 
-/// A line the import refused.
+/// The largest JSON-array import body (NDJSON is streamed and has no total limit).
+pub const MAX_IMPORT_JSON: usize = 16 << 20;
+
+/// One customer of an import, as the document describes it: an NDJSON line, or an item of the
+/// JSON array (parsed by `service::import`). Absent profile fields are left alone, `null`
+/// clears one; `consent` appends a statement.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = ImportCustomer)]
+#[allow(dead_code)] // only its schema is used
+struct ImportLine {
+    #[schema(example = "c-1001")]
+    id: String,
+    #[schema(value_type = Option<Birthday>)]
+    birthday: Option<Option<Birthday>>,
+    #[schema(value_type = Option<String>, example = "gold")]
+    loyalty_tier: Option<Option<String>>,
+    consent: Option<ConsentBody>,
+}
+
+/// A line (or array item) the import refused.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ImportReject {
-    /// 1-based line number in the body.
+    /// 1-based line number in the NDJSON body, or 1-based position in the JSON array.
     pub line: usize,
     pub code: &'static str,
     pub detail: String,
@@ -269,10 +289,17 @@ impl From<Imported> for ImportSummary {
 
 /// Imports customers from NDJSON, one object per line, streamed.
 #[utoipa::path(
+    operation_id = "importCustomers",
     tag = "customers",
     security(("api_key" = [])),
-    request_body(content = String, content_type = "application/x-ndjson",
-        description = "One customer per line: {\"id\", \"birthday\"?, \"loyalty_tier\"?, \"consent\"?}"),
+    request_body(
+        content(
+            (Vec<ImportLine> = "application/json"),
+            (String = "application/x-ndjson"),
+        ),
+        description = "A JSON array of customers (at most 16 MiB), or NDJSON: one `ImportCustomer` \
+                       object per line (`{\"id\", \"birthday\"?, \"loyalty_tier\"?, \"consent\"?}`)"
+    ),
     responses((status = 200, description = "Good lines imported, bad ones reported", body = ImportSummary))
 )]
 #[post("/v1/customers/import")]
@@ -280,14 +307,42 @@ impl From<Imported> for ImportSummary {
 pub async fn import_customers(
     _auth: Authorized<CrmScope>,
     state: web::Data<AppState>,
-    payload: web::Payload,
+    req: HttpRequest,
+    mut payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let imported = import::import_ndjson(&state, payload).await?;
+    let json = req.mime_type().ok().flatten().is_some_and(|m| m.essence_str() == "application/json");
+    let imported = if json {
+        let mut body = Vec::new();
+        while let Some(chunk) = futures_util::StreamExt::next(&mut payload).await {
+            let chunk =
+                chunk.map_err(|e| ApiError::InvalidParameter(format!("the body could not be read: {e}")))?;
+            if body.len() + chunk.len() > MAX_IMPORT_JSON {
+                return Err(ApiError::PayloadTooLarge(format!(
+                    "a JSON import may have at most {MAX_IMPORT_JSON} bytes; send larger ones as NDJSON"
+                )));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let items: Vec<serde_json::Value> = serde_json::from_slice(&body).map_err(|e| {
+            if e.is_data() {
+                ApiError::Invalid {
+                    field: None,
+                    detail: format!("the body must be a JSON array of customers: {e}"),
+                }
+            } else {
+                ApiError::MalformedJson(e.to_string())
+            }
+        })?;
+        import::import_items(&state, items).await?
+    } else {
+        import::import_ndjson(&state, payload).await?
+    };
     Ok(HttpResponse::Ok().json(ImportSummary::from(imported)))
 }
 
 /// Appends a consent statement; a revoked personalized_offers voids the customer's open vouchers.
 #[utoipa::path(
+    operation_id = "addCustomerConsent",
     tag = "customers",
     security(("api_key" = [])),
     params(("customer_id" = String, Path)),
@@ -325,6 +380,7 @@ pub async fn add_consent(
 
 /// The consent history, newest first.
 #[utoipa::path(
+    operation_id = "listCustomerConsents",
     tag = "customers",
     security(("api_key" = [])),
     params(("customer_id" = String, Path)),
@@ -358,6 +414,7 @@ pub async fn list_consents(
 
 /// Records an abandoned cart (the same cart_id again replaces it).
 #[utoipa::path(
+    operation_id = "recordCustomerCart",
     tag = "customers",
     security(("api_key" = [])),
     params(("customer_id" = String, Path)),
@@ -396,6 +453,7 @@ pub async fn put_cart(
 
 /// Removes a cart that was bought: it no longer puts the customer in a segment.
 #[utoipa::path(
+    operation_id = "deleteCustomerCart",
     tag = "customers",
     security(("api_key" = [])),
     params(("customer_id" = String, Path), ("cart_id" = String, Path)),
@@ -422,6 +480,7 @@ pub async fn delete_cart(
 
 /// Everything held on a customer: profile, consents, carts, vouchers, redemptions.
 #[utoipa::path(
+    operation_id = "exportCustomer",
     tag = "customers",
     security(("api_key" = [])),
     params(("customer_id" = String, Path)),
@@ -472,6 +531,7 @@ pub async fn export_customer(
 /// Erasure: deletes the customer's personal data and unlinks their vouchers and redemptions
 /// (open vouchers are voided); campaign totals stay exact.
 #[utoipa::path(
+    operation_id = "eraseCustomer",
     tag = "customers",
     security(("api_key" = [])),
     params(("customer_id" = String, Path)),

@@ -32,6 +32,7 @@ pub struct CreateKey {
 pub struct KeyView {
     pub id: String,
     pub name: String,
+    #[schema(value_type = Vec<Scope>)]
     pub scopes: Vec<&'static str>,
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
@@ -80,6 +81,7 @@ impl From<ApiKey> for KeyView {
 
 /// Creates an API key.
 #[utoipa::path(
+    operation_id = "createKey",
     tag = "keys",
     security(("api_key" = [])),
     request_body = CreateKey,
@@ -106,6 +108,7 @@ pub async fn create_key(
 
 /// Lists API keys (without secrets), by id.
 #[utoipa::path(
+    operation_id = "listKeys",
     tag = "keys",
     security(("api_key" = [])),
     params(PageQuery),
@@ -119,7 +122,7 @@ pub async fn list_keys(
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let limit = query.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
+    if !crate::domain::bounds::PAGE_LIMIT.contains(&limit) {
         return Err(ApiError::InvalidParameter("limit must be between 1 and 500".into()));
     }
     let cursor = query.cursor.clone();
@@ -135,6 +138,7 @@ pub async fn list_keys(
 
 /// Revokes an API key; it stops working within the key cache's time-to-live (2 s by default).
 #[utoipa::path(
+    operation_id = "revokeKey",
     tag = "keys",
     security(("api_key" = [])),
     params(("key_id" = String, Path, description = "The key's id")),

@@ -58,7 +58,7 @@ pub async fn index() -> HttpResponse {
 }
 
 /// Liveness: the process answers.
-#[utoipa::path(tag = "meta", responses((status = 200, description = "The process is alive")))]
+#[utoipa::path(operation_id = "getHealth", tag = "meta", responses((status = 200, description = "The process is alive")))]
 #[get("/healthz")]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
@@ -77,6 +77,7 @@ pub struct Readiness {
 
 /// Readiness: the database and the ledger both answer within a second.
 #[utoipa::path(
+    operation_id = "getReadiness",
     tag = "meta",
     responses(
         (status = 200, description = "Ready to take traffic", body = Readiness),
@@ -107,14 +108,14 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
 }
 
 /// Prometheus metrics in the text exposition format.
-#[utoipa::path(tag = "meta", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+#[utoipa::path(operation_id = "getMetrics", tag = "meta", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(state.metrics.render())
 }
 
 /// This API's OpenAPI 3.1 document, generated from the handlers.
-#[utoipa::path(tag = "meta", responses((status = 200, description = "OpenAPI document", content_type = "application/json")))]
+#[utoipa::path(operation_id = "getOpenApiDocument", tag = "meta", responses((status = 200, description = "OpenAPI document", content_type = "application/json")))]
 #[get("/openapi.json")]
 pub async fn openapi_json(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().content_type("application/json").body(state.openapi_json().to_owned())

@@ -15,6 +15,7 @@ pub mod keys;
 pub mod meta;
 pub mod report_page;
 pub mod reports;
+pub mod schema_doc;
 
 use std::{net::TcpListener, sync::Arc, time::Instant};
 
@@ -68,7 +69,7 @@ impl AppState {
     ) -> web::Data<AppState> {
         let doc = openapi();
         let routes = RouteTable::from_openapi(&doc);
-        let openapi_json = doc.to_json().unwrap_or_else(|_| "{}".into());
+        let openapi_json = schema_doc::finish(&doc).to_string();
         let services = Services::new(db.clone(), ledger, signing);
         services.generator.spawn();
         web::Data::new(AppState { keys: KeyCache::new(db, key_ttl), services, routes, openapi_json })
@@ -87,8 +88,16 @@ impl AppState {
         description = "Personalized single-use vouchers: CRM generation, checkout redemption, marketer reports. \
                        Errors are RFC 9457 problem+json with a stable `code`.",
     ),
+    // Relative: the service is the same wherever it is bound, so the server is wherever this
+    // document was fetched from (generators and schemathesis resolve it against that URL).
+    servers((url = "/", description = "The instance that served this document")),
     modifiers(&BearerAuth),
-    components(schemas(error::Problem)),
+    components(schemas(
+        error::Problem,
+        schema_doc::ExportFormat,
+        crate::domain::voucher::VoucherStatus,
+        crate::domain::status::JobStatus,
+    )),
     tags(
         (name = "meta", description = "Health, readiness, metrics and this document"),
         (name = "keys", description = "API keys (scope admin)"),

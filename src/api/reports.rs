@@ -28,6 +28,7 @@ async fn load(state: &AppState, raw_id: &str) -> Result<Report, ApiError> {
 
 /// The campaign's budget and A/B report as JSON (see API.md for every field).
 #[utoipa::path(
+    operation_id = "getCampaignReport",
     tag = "reports",
     security(("api_key" = [])),
     params(("id" = String, Path)),
@@ -48,6 +49,7 @@ pub async fn report_json(
 
 /// The report as CSV: one row per variant, then one per day (columns in the header).
 #[utoipa::path(
+    operation_id = "getCampaignReportCsv",
     tag = "reports",
     security(("api_key" = [])),
     params(("id" = String, Path)),
@@ -113,6 +115,7 @@ fn denied_page(auth: Result<Authorized<ReportsScope>, ApiError>) -> Result<Optio
 
 /// The campaign's report as a page with charts.
 #[utoipa::path(
+    operation_id = "getCampaignReportPage",
     tag = "reports",
     security(("api_key" = [])),
     params(("id" = String, Path)),
@@ -138,6 +141,7 @@ pub async fn report_page(
 
 /// Every campaign, linking to its report page.
 #[utoipa::path(
+    operation_id = "getReportIndex",
     tag = "reports",
     security(("api_key" = [])),
     responses(

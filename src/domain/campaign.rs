@@ -31,7 +31,7 @@ impl Discount {
     /// Checks the numbers; the error names the field under `prefix` (e.g. `discount`).
     pub fn validated(self, prefix: &str) -> Result<Discount, (String, String)> {
         match self {
-            Discount::Percent { percent, .. } if !(1..=100).contains(&percent) => {
+            Discount::Percent { percent, .. } if !super::bounds::PERCENT.contains(&percent) => {
                 Err((format!("{prefix}.percent"), "percent must be between 1 and 100".into()))
             }
             Discount::Percent { max_amount: Some(m), .. } if m == Money::ZERO => {
@@ -81,7 +81,9 @@ pub fn validate_variants(variants: Vec<Variant>) -> Result<Vec<Variant>, (String
     let mut out: Vec<Variant> = Vec::with_capacity(variants.len());
     for (i, mut v) in variants.into_iter().enumerate() {
         v.name = v.name.trim().to_owned();
-        if v.name.is_empty() || v.name.chars().count() > 64 || v.name.chars().any(char::is_control) {
+        if !super::bounds::VARIANT_NAME_CHARS.contains(&v.name.chars().count())
+            || v.name.chars().any(char::is_control)
+        {
             return Err((
                 format!("variants[{i}].name"),
                 "a variant name is 1 to 64 printable characters".into(),
@@ -90,7 +92,7 @@ pub fn validate_variants(variants: Vec<Variant>) -> Result<Vec<Variant>, (String
         if out.iter().any(|o| o.name == v.name) {
             return Err((format!("variants[{i}].name"), format!("variant name `{}` is used twice", v.name)));
         }
-        if v.weight == 0 || v.weight > 1_000_000 {
+        if !super::bounds::WEIGHT.contains(&v.weight) {
             return Err((format!("variants[{i}].weight"), "weight must be between 1 and 1000000".into()));
         }
         if let Some(d) = v.discount {
@@ -173,7 +175,9 @@ impl Budget {
 /// A campaign name: trimmed, 1 to 200 characters, none of them a control character.
 pub fn parse_name(s: &str) -> Result<String, (String, String)> {
     let name = s.trim();
-    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+    if !super::bounds::CAMPAIGN_NAME_CHARS.contains(&name.chars().count())
+        || name.chars().any(char::is_control)
+    {
         return Err(("name".into(), "name must be 1 to 200 printable characters".into()));
     }
     Ok(name.to_owned())

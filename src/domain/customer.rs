@@ -108,7 +108,7 @@ pub fn parse_purpose(s: &str) -> Result<String, String> {
 /// characters, trimmed.
 pub fn parse_label(what: &str, s: &str) -> Result<String, String> {
     let t = s.trim();
-    if t.is_empty() || t.chars().count() > 128 || t.chars().any(char::is_control) {
+    if !super::bounds::LABEL_CHARS.contains(&t.chars().count()) || t.chars().any(char::is_control) {
         return Err(format!("{what} must be 1 to 128 printable characters"));
     }
     Ok(t.to_owned())

@@ -1,6 +1,7 @@
 //! Pure product logic: no I/O, no async. Everything here is unit- and property-tested in place.
 
 pub mod access;
+pub mod bounds;
 pub mod campaign;
 pub mod code;
 pub mod csv;
@@ -10,5 +11,6 @@ pub mod order;
 pub mod report;
 pub mod segment;
 pub mod stats;
+pub mod status;
 pub mod variant;
 pub mod voucher;

@@ -247,6 +247,29 @@ where
     Ok(summary)
 }
 
+/// Imports customers from the items of a JSON array: each is taken or refused on its own, and
+/// a refusal names its 1-based position as its `line`.
+pub async fn import_items(s: &Services, items: Vec<serde_json::Value>) -> Result<Imported, ServiceError> {
+    let mut summary = Imported::default();
+    let total = items.len();
+    let mut batch: Vec<ImportRecord> = Vec::with_capacity(IMPORT_BATCH.min(total));
+    for (i, item) in items.into_iter().enumerate() {
+        let line = serde_json::to_vec(&item).unwrap_or_default();
+        match parse_import_line(&line) {
+            Ok(record) => batch.push(record),
+            Err(why) => summary.reject(i + 1, why),
+        }
+        if batch.len() >= IMPORT_BATCH || (i + 1 == total && !batch.is_empty()) {
+            let records = std::mem::take(&mut batch);
+            let n = records.len();
+            summary.voided_vouchers += write_batch(&s.db, s.ledger.as_ref(), records).await?;
+            summary.imported += n;
+        }
+    }
+    summary.rejected.sort_by_key(|r| r.line);
+    Ok(summary)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

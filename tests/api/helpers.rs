@@ -73,6 +73,12 @@ impl TestDb {
     }
 }
 
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.record_statuses();
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some((admin, name)) = &self.pg {
@@ -228,6 +234,29 @@ impl TestApp {
             db: test_db,
             redis,
         }
+    }
+
+    /// Appends every (method, route, status) this app answered to a file in
+    /// `$OBSERVED_STATUSES_DIR`, for `.ci/check_statuses.py` to hold against the document.
+    fn record_statuses(&self) {
+        let Ok(dir) = std::env::var("OBSERVED_STATUSES_DIR") else { return };
+        let lines: String = self
+            .state
+            .metrics
+            .request_counts()
+            .into_iter()
+            .map(|(method, route, status, n)| format!("{method}\t{route}\t{status}\t{n}\n"))
+            .collect();
+        let dir = std::path::Path::new(&dir);
+        std::fs::create_dir_all(dir)
+            .and_then(|_| std::fs::write(dir.join(format!("{}.tsv", random_name("app"))), lines))
+            .and_then(|_| {
+                // Every app serves the same document; a rename replaces it whole.
+                let tmp = dir.join(format!("{}.json.tmp", random_name("doc")));
+                std::fs::write(&tmp, self.state.openapi_json())?;
+                std::fs::rename(tmp, dir.join("openapi.json"))
+            })
+            .expect("record statuses");
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -97,6 +97,7 @@ pub struct DailyInput {
 pub struct Report {
     pub campaign_id: String,
     pub campaign_name: String,
+    #[schema(value_type = super::campaign::CampaignStatus)]
     pub status: String,
     /// ISO 4217 code; every money amount is in its minor units.
     pub currency: String,
