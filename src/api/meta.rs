@@ -39,7 +39,7 @@ pub struct IndexLinks {
 
 /// The service's front door: a small JSON answer naming the report pages and the OpenAPI
 /// document, for whoever opens the service's address.
-#[utoipa::path(tag = "meta", responses((status = 200, description = "What this is and where to go next", body = Index)))]
+#[utoipa::path(operation_id = "getServiceIndex", tag = "meta", responses((status = 200, description = "What this is and where to go next", body = Index)))]
 #[get("/")]
 pub async fn index() -> HttpResponse {
     HttpResponse::Ok().json(Index {
