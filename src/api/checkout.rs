@@ -19,7 +19,6 @@ use super::{
 };
 use crate::{
     domain::{
-        campaign::CampaignStatus,
         code::{self, CodeError},
         customer::{parse_currency, parse_label, CustomerId},
         money::Money,
@@ -27,7 +26,7 @@ use crate::{
     ledger::Redeemed,
     store::{
         campaigns::{self, Campaign},
-        redemptions::{self, Redemption, Refusal},
+        redemptions::{self, Redemption},
     },
 };
 
@@ -143,31 +142,11 @@ pub async fn prepare(state: &AppState, body: CheckoutBody) -> Result<Prepared, A
     if !prefix_ok {
         return Err(ApiError::InvalidCode("this is not a valid voucher code".into()));
     }
-    let now = Utc::now().naive_utc();
-    match campaign.status {
-        CampaignStatus::Paused => return Err(ApiError::CampaignPaused),
-        CampaignStatus::Ended => return Err(ApiError::Expired("the campaign has ended".into())),
-        CampaignStatus::Active => {}
-    }
-    if now < campaign.starts_at {
-        return Err(ApiError::NotStarted);
-    }
-    if now >= campaign.expires_at {
-        return Err(ApiError::Expired("the voucher has expired".into()));
-    }
-    if currency != campaign.currency {
-        return Err(ApiError::CurrencyMismatch(format!(
-            "the campaign pays in {}, the order is in {currency}",
-            campaign.currency
-        )));
-    }
-    if body.order.amount.minor() < campaign.min_order {
-        return Err(ApiError::OrderBelowMinimum(format!(
-            "the order must be at least {} minor units of {}",
-            campaign.min_order, campaign.currency
-        )));
-    }
-    let discount = campaign.discount_of(fields.variant as usize).apply(body.order.amount);
+    let discount = campaign.rules(fields.variant as usize).check(
+        body.order.amount,
+        &currency,
+        Utc::now().naive_utc(),
+    )?;
     Ok(Prepared {
         campaign,
         fields,
@@ -175,23 +154,6 @@ pub async fn prepare(state: &AppState, body: CheckoutBody) -> Result<Prepared, A
         order: Order { id: order_id, amount: body.order.amount, currency },
         discount,
     })
-}
-
-/// The API error for a ledger's refusal.
-pub fn refused(r: Refusal) -> ApiError {
-    match r {
-        Refusal::AlreadyRedeemed => ApiError::AlreadyRedeemed,
-        Refusal::BudgetExhausted => ApiError::BudgetExhausted,
-        Refusal::Voided => ApiError::Voided,
-        Refusal::UnknownVoucher => ApiError::InvalidCode("this is not a valid voucher code".into()),
-        Refusal::CustomerMismatch => ApiError::CustomerMismatch,
-        Refusal::Paused => ApiError::CampaignPaused,
-        Refusal::Ended => ApiError::Expired("the campaign has ended".into()),
-        Refusal::Expired => ApiError::Expired("the voucher has expired".into()),
-        Refusal::NotStarted => ApiError::NotStarted,
-        Refusal::IdempotencyKeyReused => ApiError::IdempotencyKeyReused,
-        Refusal::Replay(_) => ApiError::Internal("a replay is not a refusal".into()),
-    }
 }
 
 fn view(campaign: &Campaign, r: Redemption) -> RedemptionView {
@@ -246,7 +208,7 @@ pub async fn validate(
         (p.campaign.id, i64::from(p.fields.serial), p.customer.as_str().to_owned(), p.discount.minor());
     let refusal = state.db.run(move |c| redemptions::check(c, cid, serial, &customer, discount)).await?;
     if let Some(r) = refusal {
-        return Ok(HttpResponse::Ok().json(invalid(refused(r))));
+        return Ok(HttpResponse::Ok().json(invalid(r.into())));
     }
     Ok(HttpResponse::Ok().json(Validation {
         valid: true,
@@ -312,7 +274,7 @@ pub async fn redeem(
         match outcome? {
             Ok(Redeemed::New(r)) => Ok(HttpResponse::Created().json(view(&p.campaign, r))),
             Ok(Redeemed::Replay(r)) => Ok(HttpResponse::Ok().json(view(&p.campaign, r))),
-            Err(refusal) => Err(refused(refusal)),
+            Err(refusal) => Err(ApiError::from(refusal)),
         }
     }
     .await;

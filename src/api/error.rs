@@ -12,7 +12,7 @@ use actix_web::{
 };
 use serde::Serialize;
 
-use crate::{ledger::LedgerError, store::StoreError};
+use crate::{domain::Refusal, ledger::LedgerError, store::StoreError};
 
 /// The media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -119,7 +119,32 @@ impl From<LedgerError> for ApiError {
     fn from(e: LedgerError) -> Self {
         match e {
             LedgerError::Store(s) => s.into(),
+            LedgerError::Invalid(m) => ApiError::Internal(m),
             other => ApiError::Ledger(other),
+        }
+    }
+}
+
+impl From<Refusal> for ApiError {
+    /// Why the campaign's rules or a ledger refused a redemption.
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::AlreadyRedeemed => ApiError::AlreadyRedeemed,
+            Refusal::BudgetExhausted => ApiError::BudgetExhausted,
+            Refusal::Voided => ApiError::Voided,
+            Refusal::UnknownVoucher => ApiError::InvalidCode("this is not a valid voucher code".into()),
+            Refusal::CustomerMismatch => ApiError::CustomerMismatch,
+            Refusal::Paused => ApiError::CampaignPaused,
+            Refusal::Ended => ApiError::Expired("the campaign has ended".into()),
+            Refusal::Expired => ApiError::Expired("the voucher has expired".into()),
+            Refusal::NotStarted => ApiError::NotStarted,
+            Refusal::IdempotencyKeyReused => ApiError::IdempotencyKeyReused,
+            Refusal::CurrencyMismatch { campaign, order } => {
+                ApiError::CurrencyMismatch(format!("the campaign pays in {campaign}, the order is in {order}"))
+            }
+            Refusal::OrderBelowMinimum { min_order, currency } => ApiError::OrderBelowMinimum(format!(
+                "the order must be at least {min_order} minor units of {currency}"
+            )),
         }
     }
 }

@@ -6,7 +6,10 @@ pub mod code;
 pub mod csv;
 pub mod customer;
 pub mod money;
+pub mod refusal;
 pub mod report;
 pub mod segment;
 pub mod stats;
 pub mod variant;
+
+pub use refusal::Refusal;

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use super::{schema::campaigns, Conn, StoreError};
 use crate::{
     domain::{
-        campaign::{Budget, CampaignStatus, Discount, Variant},
+        campaign::{Budget, CampaignStatus, Discount, Rules, Variant},
         money::Money,
         segment::Segment,
     },
@@ -67,6 +67,18 @@ impl Campaign {
     /// The discount a variant gives (its own, or the campaign's).
     pub fn discount_of(&self, variant: usize) -> Discount {
         self.variants.get(variant).and_then(|v| v.discount).unwrap_or(self.discount)
+    }
+
+    /// The rules a redemption of `variant` is held to.
+    pub fn rules(&self, variant: usize) -> Rules<'_> {
+        Rules {
+            status: self.status,
+            starts_at: self.starts_at,
+            expires_at: self.expires_at,
+            currency: &self.currency,
+            min_order: self.min_order,
+            discount: self.discount_of(variant),
+        }
     }
 
     /// The variants' weights, in order.
@@ -171,6 +183,17 @@ pub fn create(conn: &mut Conn, new: &NewCampaign) -> Result<Campaign, StoreError
 pub fn get(conn: &mut Conn, id: i32) -> Result<Option<Campaign>, StoreError> {
     let row: Option<Row> =
         with_conn!(conn, |c| campaigns::table.find(id).select(Row::as_select()).first(c).optional())?;
+    row.map(Campaign::try_from).transpose()
+}
+
+/// Reads a campaign inside a write transaction, holding its row lock on PostgreSQL until the
+/// transaction ends (SQLite's write transactions exclude each other already).
+pub fn get_for_update(conn: &mut Conn, id: i32) -> Result<Option<Campaign>, StoreError> {
+    let query = campaigns::table.find(id);
+    let row: Option<Row> = match conn {
+        Conn::Pg(c) => query.select(Row::as_select()).for_update().first(&mut **c).optional()?,
+        Conn::Sqlite(c) => query.select(Row::as_select()).first(&mut **c).optional()?,
+    };
     row.map(Campaign::try_from).transpose()
 }
 
