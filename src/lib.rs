@@ -15,3 +15,5 @@ pub mod reporting;
 pub mod signing;
 pub mod store;
 pub mod telemetry;
+#[cfg(feature = "testkit")]
+pub mod testkit;

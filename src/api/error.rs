@@ -139,9 +139,9 @@ impl From<Refusal> for ApiError {
             Refusal::Expired => ApiError::Expired("the voucher has expired".into()),
             Refusal::NotStarted => ApiError::NotStarted,
             Refusal::IdempotencyKeyReused => ApiError::IdempotencyKeyReused,
-            Refusal::CurrencyMismatch { campaign, order } => {
-                ApiError::CurrencyMismatch(format!("the campaign pays in {campaign}, the order is in {order}"))
-            }
+            Refusal::CurrencyMismatch { campaign, order } => ApiError::CurrencyMismatch(format!(
+                "the campaign pays in {campaign}, the order is in {order}"
+            )),
             Refusal::OrderBelowMinimum { min_order, currency } => ApiError::OrderBelowMinimum(format!(
                 "the order must be at least {min_order} minor units of {currency}"
             )),

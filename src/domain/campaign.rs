@@ -228,7 +228,10 @@ impl Rules<'_> {
     pub fn check(&self, amount: Money, currency: &str, now: chrono::NaiveDateTime) -> Result<Money, Refusal> {
         self.check_state(now)?;
         if currency != self.currency {
-            return Err(Refusal::CurrencyMismatch { campaign: self.currency.to_owned(), order: currency.to_owned() });
+            return Err(Refusal::CurrencyMismatch {
+                campaign: self.currency.to_owned(),
+                order: currency.to_owned(),
+            });
         }
         if amount.minor() < self.min_order {
             return Err(Refusal::OrderBelowMinimum {

@@ -736,7 +736,9 @@ fn parse_reply(reply: &[String], r: &Redemption) -> Result<Reply, LedgerError> {
         Some("EXPIRED") => Refusal::Expired,
         Some("CURRENCY") => Refusal::CurrencyMismatch { campaign: arg(1), order: r.currency.clone() },
         Some("MINIMUM") => Refusal::OrderBelowMinimum {
-            min_order: arg(1).parse().map_err(|_| LedgerError::Unavailable(format!("bad ledger answer {reply:?}")))?,
+            min_order: arg(1)
+                .parse()
+                .map_err(|_| LedgerError::Unavailable(format!("bad ledger answer {reply:?}")))?,
             currency: arg(2),
         },
         Some("VOIDED") => Refusal::Voided,

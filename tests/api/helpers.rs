@@ -3,98 +3,24 @@
 //! The backend comes from the environment: `TEST_DATABASE_URL=postgres://…/postgres` makes a
 //! fresh database with a random name per test (dropped afterwards), otherwise each test gets a
 //! SQLite file in its own temp dir. `TEST_REDIS_URL` selects the Redis ledger with a random key
-//! prefix per test (its keys deleted afterwards), otherwise the SQL ledger.
+//! prefix per test (its keys deleted afterwards), otherwise the SQL ledger. The throwaway
+//! database and prefix themselves are `vouchsafe::testkit`'s, shared with the benches.
 
 #![allow(dead_code)]
 
 use std::{net::TcpListener, sync::Arc, time::Duration};
 
 use actix_web::web;
-use diesel::{connection::SimpleConnection, Connection, PgConnection};
-use rand::distr::{Alphanumeric, SampleString};
 use serde_json::Value;
+pub use vouchsafe::testkit::{closed_port, random_name, test_redis, OwnRedis, RedisPrefix, TestDb};
 use vouchsafe::{
     api::{self, AppState},
-    config::{DatabaseUrl, Settings, SqliteTarget},
+    config::{DatabaseUrl, Settings},
     domain::access::Scopes,
     ledger::{redis::RedisLedger, sql::SqlLedger, Ledger},
     signing::Signing,
     store::{api_keys, Db},
 };
-
-pub fn random_name(prefix: &str) -> String {
-    format!("{prefix}{}", Alphanumeric.sample_string(&mut rand::rng(), 12).to_lowercase())
-}
-
-/// A database of the test's own, removed when dropped.
-pub struct TestDb {
-    pub url: DatabaseUrl,
-    pg: Option<(String, String)>,
-    _dir: Option<tempfile::TempDir>,
-}
-
-impl TestDb {
-    pub fn is_postgres() -> bool {
-        std::env::var("TEST_DATABASE_URL").is_ok_and(|u| u.starts_with("postgres"))
-    }
-
-    /// A fresh, empty database on the configured backend.
-    pub fn new() -> TestDb {
-        match std::env::var("TEST_DATABASE_URL") {
-            Ok(admin) if admin.starts_with("postgres") => {
-                let name = random_name("vs_test_");
-                let mut conn = PgConnection::establish(&admin)
-                    .unwrap_or_else(|e| panic!("TEST_DATABASE_URL {admin} does not answer: {e}"));
-                conn.batch_execute(&format!("CREATE DATABASE {name}")).expect("create test database");
-                let mut url = url::Url::parse(&admin).expect("TEST_DATABASE_URL is a URL");
-                url.set_path(&format!("/{name}"));
-                TestDb { url: DatabaseUrl::Postgres(url.to_string()), pg: Some((admin, name)), _dir: None }
-            }
-            _ => {
-                let dir = tempfile::tempdir().expect("temp dir");
-                let path = dir.path().join("vouchsafe.db");
-                TestDb { url: DatabaseUrl::Sqlite(SqliteTarget::File(path)), pg: None, _dir: Some(dir) }
-            }
-        }
-    }
-
-    /// The URL as a string, for child processes.
-    pub fn url_string(&self) -> String {
-        match &self.url {
-            DatabaseUrl::Postgres(u) => u.clone(),
-            DatabaseUrl::Sqlite(SqliteTarget::File(p)) => format!("sqlite://{}", p.display()),
-            DatabaseUrl::Sqlite(SqliteTarget::Memory) => "sqlite::memory:".into(),
-        }
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if let Some((admin, name)) = &self.pg {
-            if let Ok(mut conn) = PgConnection::establish(admin) {
-                let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-            }
-        }
-    }
-}
-
-/// Deletes a test's Redis keys when dropped.
-pub struct RedisPrefix {
-    pub url: String,
-    pub prefix: String,
-}
-
-impl Drop for RedisPrefix {
-    fn drop(&mut self) {
-        let Ok(client) = redis::Client::open(self.url.as_str()) else { return };
-        let Ok(mut conn) = client.get_connection() else { return };
-        let keys: Vec<String> =
-            redis::cmd("KEYS").arg(format!("{}:*", self.prefix)).query(&mut conn).unwrap_or_default();
-        if !keys.is_empty() {
-            let _: Result<(), _> = redis::cmd("DEL").arg(keys).query(&mut conn);
-        }
-    }
-}
 
 /// What a test may change about the app it spawns.
 pub struct Options {
@@ -338,83 +264,4 @@ pub async fn assert_problem(resp: reqwest::Response, status: u16, code: &str) ->
     assert!(body["title"].as_str().is_some_and(|t| !t.is_empty()), "title in {body}");
     assert!(body["detail"].as_str().is_some_and(|t| !t.is_empty()), "detail in {body}");
     body
-}
-
-/// A redis-server of the test's own (for tests that flush, stop or restart it).
-pub struct OwnRedis {
-    pub port: u16,
-    child: Option<std::process::Child>,
-}
-
-impl OwnRedis {
-    pub fn start() -> OwnRedis {
-        let port = closed_port();
-        let mut r = OwnRedis { port, child: None };
-        r.restart();
-        r
-    }
-
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    pub fn restart(&mut self) {
-        let child = std::process::Command::new("redis-server")
-            .args([
-                "--port",
-                &self.port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("redis-server must be installed (.ci/run installs it)");
-        self.child = Some(child);
-        let started = std::time::Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(10), "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    pub fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    pub fn flushall(&self) {
-        let client = redis::Client::open(self.url()).unwrap();
-        let mut conn = client.get_connection().unwrap();
-        let _: () = redis::cmd("FLUSHALL").query(&mut conn).unwrap();
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// The Redis a test of the Redis ledger runs on: the environment's (`TEST_REDIS_URL`) or, on a
-/// run without one, a redis-server of the test's own, so such tests run on every backend.
-pub fn test_redis() -> (String, Option<OwnRedis>) {
-    match std::env::var("TEST_REDIS_URL") {
-        Ok(url) => (url, None),
-        Err(_) => {
-            let own = OwnRedis::start();
-            (own.url(), Some(own))
-        }
-    }
-}
-
-/// A TCP port nothing listens on (bound, then released).
-pub fn closed_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
 }

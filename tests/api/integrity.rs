@@ -283,7 +283,10 @@ fn write_as_before_the_bound(
     use vouchsafe::store::schema::{campaigns, redemptions, vouchers};
     with_conn!(conn, |c| diesel::insert_into(redemptions::table).values(r).execute(c))?;
     with_conn!(conn, |c| diesel::update(campaigns::table.find(r.campaign_id))
-        .set((campaigns::spent.eq(campaigns::spent + r.discount), campaigns::redeemed.eq(campaigns::redeemed + 1)))
+        .set((
+            campaigns::spent.eq(campaigns::spent + r.discount),
+            campaigns::redeemed.eq(campaigns::redeemed + 1)
+        ))
         .execute(c))?;
     with_conn!(conn, |c| diesel::update(vouchers::table.find((r.campaign_id, r.serial)))
         .set(vouchers::status.eq("redeemed"))

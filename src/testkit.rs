@@ -1,0 +1,242 @@
+//! Throwaway databases and Redis key prefixes, for the tests and the benchmarks (feature
+//! `testkit`, which the crate's own dev-dependency on itself turns on: `cargo test` and
+//! `cargo bench` need no flag, and a release build does not contain this module).
+//!
+//! - [`TestDb`]: a fresh SQLite file in its own temp dir, or a PostgreSQL database with a random
+//!   name made on the admin URL given; dropped (`WITH (FORCE)`) when the value is dropped, also
+//!   after a panic. [`TestDb::connect`] gives a pool on it, migrated, with a signing key.
+//! - [`RedisPrefix`]: a random key prefix whose keys are deleted when it is dropped.
+//! - [`OwnRedis`]: a `redis-server` of the caller's own on a free port (for tests that flush,
+//!   stop or restart Redis, or when no `TEST_REDIS_URL` is given).
+
+use std::{net::TcpListener, time::Duration};
+
+use anyhow::{bail, Context};
+use diesel::{connection::SimpleConnection, Connection, PgConnection};
+use rand::distr::{Alphanumeric, SampleString};
+
+use crate::{
+    config::{DatabaseUrl, SqliteTarget},
+    store::{signing_keys, Db},
+};
+
+/// `prefix` and 12 random lowercase letters and digits (a valid SQL identifier after a letter).
+pub fn random_name(prefix: &str) -> String {
+    format!("{prefix}{}", Alphanumeric.sample_string(&mut rand::rng(), 12).to_lowercase())
+}
+
+/// A database of its own, removed when dropped.
+pub struct TestDb {
+    pub url: DatabaseUrl,
+    /// (admin URL, database name) of a PostgreSQL database to drop.
+    pg: Option<(String, String)>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    /// A fresh, empty database: on PostgreSQL when `admin` is a `postgres://` URL (a database
+    /// named `name_prefix` + random), else a SQLite file in a new temp dir.
+    pub fn create(admin: Option<&str>, name_prefix: &str) -> anyhow::Result<TestDb> {
+        let Some(admin) = admin else {
+            let dir = tempfile::tempdir().context("cannot make a temporary directory")?;
+            let path = dir.path().join("vouchsafe.db");
+            return Ok(TestDb {
+                url: DatabaseUrl::Sqlite(SqliteTarget::File(path)),
+                pg: None,
+                _dir: Some(dir),
+            });
+        };
+        if !admin.starts_with("postgres://") && !admin.starts_with("postgresql://") {
+            bail!("{admin} is not a postgres:// admin URL (leave it unset for SQLite)");
+        }
+        let name = random_name(name_prefix);
+        let mut conn = PgConnection::establish(admin).with_context(|| format!("{admin} does not answer"))?;
+        conn.batch_execute(&format!("CREATE DATABASE {name}"))
+            .with_context(|| format!("cannot create database {name}"))?;
+        let mut url = url::Url::parse(admin).with_context(|| format!("{admin} is not a URL"))?;
+        url.set_path(&format!("/{name}"));
+        Ok(TestDb {
+            url: DatabaseUrl::Postgres(url.to_string()),
+            pg: Some((admin.to_owned(), name)),
+            _dir: None,
+        })
+    }
+
+    /// [`TestDb::create`] on the admin URL in the environment variable `var` (unset or not
+    /// PostgreSQL: SQLite).
+    pub fn from_env(var: &str, name_prefix: &str) -> anyhow::Result<TestDb> {
+        let admin = std::env::var(var).ok().filter(|u| u.starts_with("postgres"));
+        Self::create(admin.as_deref(), name_prefix)
+    }
+
+    /// The tests' database: PostgreSQL when `TEST_DATABASE_URL` names one, else SQLite.
+    pub fn new() -> TestDb {
+        Self::from_env("TEST_DATABASE_URL", "vs_test_").unwrap_or_else(|e| panic!("no test database: {e:#}"))
+    }
+
+    /// Whether the tests run on PostgreSQL (`TEST_DATABASE_URL`).
+    pub fn is_postgres() -> bool {
+        std::env::var("TEST_DATABASE_URL").is_ok_and(|u| u.starts_with("postgres"))
+    }
+
+    /// The PostgreSQL database's name and admin URL (`None` on SQLite).
+    pub fn postgres(&self) -> Option<(&str, &str)> {
+        self.pg.as_ref().map(|(admin, name)| (name.as_str(), admin.as_str()))
+    }
+
+    /// The URL as a string, for child processes.
+    pub fn url_string(&self) -> String {
+        match &self.url {
+            DatabaseUrl::Postgres(u) => u.clone(),
+            DatabaseUrl::Sqlite(SqliteTarget::File(p)) => format!("sqlite://{}", p.display()),
+            DatabaseUrl::Sqlite(SqliteTarget::Memory) => "sqlite::memory:".into(),
+        }
+    }
+
+    /// A pool of `size` on this database, migrated, with a code-signing key (what
+    /// `vouchsafe migrate` leaves). Blocking.
+    pub fn connect(&self, size: u32) -> anyhow::Result<Db> {
+        let db = Db::connect(&self.url, size).context("cannot open the test database")?;
+        db.migrate().context("cannot migrate the test database")?;
+        let mut conn = db.get()?;
+        signing_keys::ensure_one(&mut conn, None).context("cannot make a signing key")?;
+        Ok(db)
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = &self.pg {
+            let dropped = PgConnection::establish(admin).map_err(|e| e.to_string()).and_then(|mut c| {
+                c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .map_err(|e| e.to_string())
+            });
+            if let Err(e) = dropped {
+                eprintln!("could not drop database {name}: {e} (drop it by hand)");
+            }
+        }
+    }
+}
+
+/// A Redis key prefix of its own on `url`: every key `prefix:*` is deleted when dropped.
+pub struct RedisPrefix {
+    pub url: String,
+    pub prefix: String,
+}
+
+impl RedisPrefix {
+    /// `name_prefix` + random, on `url`.
+    pub fn new(url: &str, name_prefix: &str) -> RedisPrefix {
+        RedisPrefix { url: url.to_owned(), prefix: random_name(name_prefix) }
+    }
+
+    /// Deletes every key `prefix:*`; returns how many.
+    pub fn clear(&self) -> redis::RedisResult<usize> {
+        use redis::Commands;
+        let client = redis::Client::open(self.url.as_str())?;
+        let mut conn = client.get_connection()?;
+        // SCAN, not KEYS: a benchmark leaves millions of keys on a Redis others use.
+        let keys: Vec<String> =
+            conn.scan_match::<_, String>(format!("{}:*", self.prefix))?.filter_map(Result::ok).collect();
+        for chunk in keys.chunks(500) {
+            redis::cmd("DEL").arg(chunk).query::<()>(&mut conn)?;
+        }
+        Ok(keys.len())
+    }
+}
+
+impl Drop for RedisPrefix {
+    fn drop(&mut self) {
+        if let Err(e) = self.clear() {
+            eprintln!("could not delete Redis keys {}:*: {e}", self.prefix);
+        }
+    }
+}
+
+/// A redis-server of the caller's own on a free port, stopped when dropped.
+pub struct OwnRedis {
+    pub port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl OwnRedis {
+    /// Starts one; panics when `redis-server` cannot be started.
+    pub fn start() -> OwnRedis {
+        let mut r = OwnRedis { port: closed_port(), child: None };
+        r.restart();
+        r
+    }
+
+    /// Whether `redis-server` is on the PATH.
+    pub fn available() -> bool {
+        std::process::Command::new("redis-server")
+            .arg("--version")
+            .stdout(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    pub fn restart(&mut self) {
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed (.ci/run installs it)");
+        self.child = Some(child);
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(10), "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn flushall(&self) {
+        let client = redis::Client::open(self.url()).unwrap();
+        let mut conn = client.get_connection().unwrap();
+        let _: () = redis::cmd("FLUSHALL").query(&mut conn).unwrap();
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The Redis a test of the Redis ledger runs on: the environment's (`TEST_REDIS_URL`) or, on a
+/// run without one, a redis-server of the test's own, so such tests run on every backend.
+pub fn test_redis() -> (String, Option<OwnRedis>) {
+    match std::env::var("TEST_REDIS_URL") {
+        Ok(url) => (url, None),
+        Err(_) => {
+            let own = OwnRedis::start();
+            (own.url(), Some(own))
+        }
+    }
+}
+
+/// A TCP port nothing listens on (bound, then released).
+pub fn closed_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
