@@ -1,16 +1,19 @@
 //! The ledger: the atomic gate in front of every redemption and budget.
 //!
-//! Two implementations answer the same contract and pass the same tests (the checkout tests
-//! run against both): [`redis::RedisLedger`] (production: one Lua script per decision, all
-//! keys of a campaign under the hash tag `{c:<id>}`) and [`sql::SqlLedger`] (one database
-//! transaction holding the campaign's row lock; the embedded default and the benchmark
-//! baseline).
+//! Two implementations answer the same contract and pass the same tests
+//! (`tests/ledger_conformance.rs` calls this trait on both; the checkout tests run against
+//! both too): [`redis::RedisLedger`] (production: one Lua script per decision, all keys of a
+//! campaign under the hash tag `{c:<id>}`) and [`sql::SqlLedger`] (one database transaction
+//! holding the campaign's row lock; the embedded default and the benchmark baseline).
 //!
 //! Protocol of a redemption, whatever the ledger: the code was verified and the campaign's
-//! fixed rules (currency, minimum order, discount) checked before; the ledger decides single
-//! use, budget room, campaign state and idempotency atomically, and the redemption is written
-//! to the database by `store::redemptions::commit` (which re-checks single use and budget)
-//! before any 2xx is answered. The database is the source of truth; Redis is a cache of it.
+//! rules checked before (`domain::campaign::Rules`, which also gives the discount); the ledger
+//! decides idempotency, the rules again (state, dates, currency, minimum order, discount),
+//! the voucher's state and budget room atomically, and the redemption is written to the
+//! database by `store::redemptions::commit` (which re-checks all of it) before any 2xx is
+//! answered. Its answer is an [`Outcome`]: `Ok(Redeemed::New | Redeemed::Replay)` or
+//! `Err(Refusal)`; failures are [`LedgerError`]s. The database is the source of truth; Redis
+//! is a cache of it.
 
 pub mod group;
 pub mod redis;
