@@ -5,6 +5,8 @@
 
 use std::{fmt, net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
 
+use crate::ledger::redis_target::{RedisTarget, CLUSTER_SCHEME};
+
 /// The settings whose value may hold a secret (a password, the master key), as flag and
 /// environment variable: their values are never printed, not even in a parse error.
 pub const SECRET_SETTINGS: [(&str, &str); 3] = [
@@ -112,8 +114,12 @@ impl FromStr for RedisUrl {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
+        if s.starts_with(CLUSTER_SCHEME) {
+            RedisTarget::parse(s)?;
+            return Ok(RedisUrl(s.to_owned()));
+        }
         if !(s.starts_with("redis://") || s.starts_with("rediss://") || s.starts_with("redis+unix://")) {
-            return Err("expected redis://HOST:PORT[/DB]".into());
+            return Err("expected redis://HOST:PORT[/DB] or redis+cluster://HOST:PORT,HOST:PORT".into());
         }
         url::Url::parse(s).map_err(|e| format!("not a valid Redis URL: {e}"))?;
         redis::Client::open(s).map_err(|e| format!("not a valid Redis URL: {e}"))?;
@@ -123,6 +129,11 @@ impl FromStr for RedisUrl {
 
 impl fmt::Debug for RedisUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(rest) = self.0.strip_prefix(CLUSTER_SCHEME) {
+            // Seed nodes are not one URL's authority; everything before the last `@` is credentials.
+            let hosts = rest.rsplit_once('@').map(|(_, h)| format!("***@{h}")).unwrap_or_else(|| rest.into());
+            return write!(f, "{CLUSTER_SCHEME}{hosts}");
+        }
         match url::Url::parse(&self.0) {
             Ok(u) => f.write_str(&redacted(u)),
             Err(_) => f.write_str("redis://(unparsable)"),
@@ -185,7 +196,8 @@ pub struct Settings {
     )]
     pub database_url: DatabaseUrl,
 
-    /// Redis for the redemption ledger; unset = the SQL ledger in the database.
+    /// Redis for the redemption ledger: redis://HOST:PORT, or a Redis Cluster's seed nodes as
+    /// redis+cluster://HOST:PORT,HOST:PORT; unset = the SQL ledger in the database.
     #[arg(long, env = "REDIS_URL", hide_env_values = true, global = true)]
     pub redis_url: Option<RedisUrl>,
 
@@ -262,5 +274,11 @@ mod tests {
         assert!(!u.to_string().contains("hunter2") && u.to_string().contains("sslmode=require"), "{u}");
         let r: RedisUrl = "redis+unix:///run/redis.sock?db=1&pass=hunter2".parse().unwrap();
         assert!(!format!("{r:?}").contains("hunter2"), "{r:?}");
+        let r: RedisUrl = "redis+cluster://app:hunter2@10.0.0.1:7001,10.0.0.2:7002".parse().unwrap();
+        assert_eq!(format!("{r:?}"), "redis+cluster://***@10.0.0.1:7001,10.0.0.2:7002");
+        assert!("redis+cluster://:hunter2@h:1,h:nope"
+            .parse::<RedisUrl>()
+            .err()
+            .is_some_and(|e| !e.contains("hunter2")));
     }
 }

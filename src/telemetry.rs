@@ -11,6 +11,10 @@ use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Regi
 
 /// Sets up the global log subscriber (once; later calls are ignored, as tests call it often).
 pub fn init_logs(filter: &str) {
+    // The redis crate's cluster client warns once per retried command while a shard fails
+    // over (thousands of lines a second under load); the ledger logs each unavailable answer
+    // itself. Its warnings come back when the filter names `redis`.
+    let filter = if filter.contains("redis") { filter.to_owned() } else { format!("{filter},redis=error") };
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()

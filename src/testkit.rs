@@ -17,6 +17,7 @@ use rand::distr::{Alphanumeric, SampleString};
 
 use crate::{
     config::{DatabaseUrl, SqliteTarget},
+    ledger::redis_target::RedisTarget,
     store::{signing_keys, Db},
 };
 
@@ -136,18 +137,27 @@ impl RedisPrefix {
         RedisPrefix { url: url.to_owned(), prefix: random_name(name_prefix) }
     }
 
-    /// Deletes every key `prefix:*`; returns how many.
-    pub fn clear(&self) -> redis::RedisResult<usize> {
-        use redis::Commands;
-        let client = redis::Client::open(self.url.as_str())?;
-        let mut conn = client.get_connection()?;
-        // SCAN, not KEYS: a benchmark leaves millions of keys on a Redis others use.
-        let keys: Vec<String> =
-            conn.scan_match::<_, String>(format!("{}:*", self.prefix))?.filter_map(Result::ok).collect();
-        for chunk in keys.chunks(500) {
-            redis::cmd("DEL").arg(chunk).query::<()>(&mut conn)?;
+    /// Deletes every key `prefix:*` (one server, or every primary of a `redis+cluster://`).
+    pub fn clear(&self) -> redis::RedisResult<()> {
+        fn clear(conn: &mut impl redis::ConnectionLike, prefix: &str) -> redis::RedisResult<()> {
+            // On a cluster KEYS asks every primary and DEL is split by slot.
+            let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}:*")).query(conn)?;
+            for chunk in keys.chunks(500) {
+                redis::cmd("DEL").arg(chunk).query::<()>(conn)?;
+            }
+            Ok(())
         }
-        Ok(keys.len())
+        match RedisTarget::parse(&self.url) {
+            Ok(RedisTarget::Single(client)) => clear(&mut client.get_connection()?, &self.prefix),
+            Ok(RedisTarget::Cluster(seeds)) => {
+                clear(&mut redis::cluster::ClusterClient::new(seeds)?.get_connection()?, &self.prefix)
+            }
+            Err(e) => Err(redis::RedisError::from((
+                redis::ErrorKind::InvalidClientConfig,
+                "bad url",
+                e.to_string(),
+            ))),
+        }
     }
 }
 

@@ -17,6 +17,7 @@
 
 pub mod group;
 pub mod redis;
+pub mod redis_target;
 pub mod sql;
 
 use std::time::Duration;

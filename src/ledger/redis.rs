@@ -31,10 +31,14 @@ use std::{
 use async_trait::async_trait;
 use chrono::Utc;
 use rand::RngCore;
-use redis::{aio::ConnectionManager, aio::ConnectionManagerConfig, AsyncCommands, Script};
+use redis::{AsyncCommands, Script};
 use tokio::sync::Mutex;
 
-use super::{group::GroupCommit, Ledger, LedgerError, Outcome, Redeemed};
+use super::{
+    group::GroupCommit,
+    redis_target::{RedisConn, RedisTarget},
+    Ledger, LedgerError, Outcome, Redeemed,
+};
 use crate::{
     domain::{campaign::Discount, Refusal},
     store::{
@@ -49,6 +53,10 @@ use crate::{
 /// Pending entries older than this are settled by the sweeper.
 pub const PENDING_GRACE: Duration = Duration::from_secs(10);
 const OP_TIMEOUT: Duration = Duration::from_secs(2);
+/// Every this many sweeps (about a minute at the service's 5 s), the sweeper looks at every
+/// campaign of the database, not only those of the pending index: on a cluster an index write
+/// may fail while the campaign's own shard answers.
+pub const FULL_SWEEP_EVERY: u64 = 12;
 /// How long a reload's lock lives: longer than any reload (it is refreshed by nothing, so a
 /// reloader that dies frees it by itself).
 const RELOAD_LOCK: Duration = Duration::from_secs(10);
@@ -79,10 +87,10 @@ pub struct Hooks {
 
 /// A ledger in Redis, backed by the database.
 pub struct RedisLedger {
-    client: redis::Client,
+    target: RedisTarget,
     prefix: String,
     db: Option<Db>,
-    conn: Mutex<Option<ConnectionManager>>,
+    conn: Mutex<Option<RedisConn>>,
     scripts: Scripts,
     grace: Duration,
     /// Writes allowed redemptions to the database together (`None` without a database).
@@ -92,6 +100,8 @@ pub struct RedisLedger {
     /// `prefix:deployment id`, the start of every key; read from the database on first use.
     scope: Arc<tokio::sync::OnceCell<String>>,
     hooks: Hooks,
+    /// Sweeps so far (every [`FULL_SWEEP_EVERY`]th looks at every campaign).
+    sweeps: std::sync::atomic::AtomicU64,
 }
 
 fn unavailable(e: redis::RedisError) -> LedgerError {
@@ -112,12 +122,13 @@ fn order_field(serial: i64, order_id: &str) -> String {
 }
 
 impl RedisLedger {
-    /// A ledger on `url` whose keys all start with `prefix:`; `db` is the source of truth it
-    /// reloads from and commits to (`None` only for readiness checks). Does not connect yet.
+    /// A ledger on `url` (one Redis, or a Redis Cluster: `redis+cluster://host:port,…`) whose
+    /// keys all start with `prefix:`; `db` is the source of truth it reloads from and commits
+    /// to (`None` only for readiness checks). Does not connect yet.
     pub fn new(url: &str, prefix: &str, db: Option<Db>) -> Result<Self, LedgerError> {
-        let client = redis::Client::open(url).map_err(unavailable)?;
+        let target = RedisTarget::parse(url).map_err(LedgerError::Unavailable)?;
         let mut ledger = RedisLedger {
-            client,
+            target,
             prefix: prefix.to_owned(),
             db,
             conn: Mutex::new(None),
@@ -135,6 +146,7 @@ impl RedisLedger {
             settler: std::sync::OnceLock::new(),
             scope: Arc::new(tokio::sync::OnceCell::new()),
             hooks: Hooks::default(),
+            sweeps: Default::default(),
         };
         if let Some(db) = &ledger.db {
             let group = GroupCommit::start(db.clone(), ledger.grace / 2)
@@ -203,18 +215,17 @@ impl RedisLedger {
         format!("{scope}:pending_campaigns")
     }
 
-    /// A multiplexed connection, made on first use; the manager reconnects by itself.
-    pub async fn connection(&self, timeout: Duration) -> Result<ConnectionManager, LedgerError> {
+    /// A multiplexed connection (to one Redis or a cluster), made on first use; it reconnects
+    /// by itself.
+    pub async fn connection(&self, timeout: Duration) -> Result<RedisConn, LedgerError> {
         let mut slot = self.conn.lock().await;
         if let Some(conn) = slot.as_ref() {
             return Ok(conn.clone());
         }
-        let config = manager_config(timeout);
-        let conn =
-            tokio::time::timeout(timeout, ConnectionManager::new_with_config(self.client.clone(), config))
-                .await
-                .map_err(|_| LedgerError::Unavailable("redis did not answer in time".into()))?
-                .map_err(unavailable)?;
+        let conn = tokio::time::timeout(timeout, self.target.connect(timeout))
+            .await
+            .map_err(|_| LedgerError::Unavailable("redis did not answer in time".into()))?
+            .map_err(unavailable)?;
         *slot = Some(conn.clone());
         Ok(conn)
     }
@@ -253,6 +264,9 @@ impl RedisLedger {
         let scope = self.scope().await?;
         let mut conn = self.connection(OP_TIMEOUT).await?;
         let index = Self::pending_index(&scope);
+        if conn.is_cluster() {
+            return self.invoke_redeem_on_cluster(conn, &index, campaign, &scope, args).await;
+        }
         let mut pipe = redis::pipe();
         pipe.sadd(&index, campaign).ignore();
         pipe.cmd("EVALSHA")
@@ -278,6 +292,47 @@ impl RedisLedger {
                 Err(e) => return Err(unavailable(e)),
             }
         }
+    }
+
+    /// [`Self::invoke_redeem`] on a cluster, where the index lives in another slot (so maybe on
+    /// another node) than the campaign and cannot share its pipeline: the index entry, the
+    /// script, the index entry again, one after the other. The index entries are best effort,
+    /// so that a failover of the index's shard stops no campaign on another shard: a pending
+    /// entry left unlisted (its index write failed, or this process died between the script
+    /// and the second entry while a sweep unlisted the campaign) holds its voucher and budget
+    /// (never more than allowed) until the sweeper's pass over every campaign of the database
+    /// ([`FULL_SWEEP_EVERY`]) finds it.
+    async fn invoke_redeem_on_cluster(
+        &self,
+        mut conn: RedisConn,
+        index: &str,
+        campaign: i32,
+        scope: &str,
+        args: &[String],
+    ) -> Result<Vec<String>, LedgerError> {
+        let list = |mut conn: RedisConn| {
+            let index = index.to_owned();
+            async move {
+                let listed = tokio::time::timeout(OP_TIMEOUT, conn.sadd::<_, _, ()>(&index, campaign)).await;
+                if !matches!(listed, Ok(Ok(()))) {
+                    tracing::warn!(campaign, "pending index not written; the full sweep covers it");
+                }
+            }
+        };
+        list(conn.clone()).await;
+        let mut inv = self.scripts.redeem.prepare_invoke();
+        for k in Self::keys(scope, campaign) {
+            inv.key(k);
+        }
+        for a in args {
+            inv.arg(a);
+        }
+        let answer: Vec<String> = tokio::time::timeout(OP_TIMEOUT, inv.invoke_async(&mut conn))
+            .await
+            .map_err(|_| LedgerError::Unavailable("redis did not answer in time".into()))?
+            .map_err(unavailable)?;
+        list(conn).await;
+        Ok(answer)
     }
 
     /// Reloads a campaign from the database under the campaign's lock. Returns when the
@@ -440,7 +495,7 @@ impl RedisLedger {
     }
 
     /// Releases a reload lock if (and only if) it is still ours.
-    async fn unlock(&self, conn: &mut ConnectionManager, lock: &str, token: &str) {
+    async fn unlock(&self, conn: &mut RedisConn, lock: &str, token: &str) {
         let script = Script::new(
             "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
         );
@@ -485,9 +540,9 @@ impl RedisLedger {
     /// script call per campaign; stops when the ledger is dropped.
     fn spawn_settler(&self) -> tokio::sync::mpsc::UnboundedSender<(i32, String)> {
         let (queue, mut rx) = tokio::sync::mpsc::unbounded_channel::<(i32, String)>();
-        let (client, script, scope) = (self.client.clone(), self.scripts.settle.clone(), self.scope.clone());
+        let (target, script, scope) = (self.target.clone(), self.scripts.settle.clone(), self.scope.clone());
         tokio::spawn(async move {
-            let mut conn: Option<ConnectionManager> = None;
+            let mut conn: Option<RedisConn> = None;
             let mut done = Vec::new();
             while rx.recv_many(&mut done, 512).await > 0 {
                 let mut by_campaign: std::collections::BTreeMap<i32, Vec<String>> = Default::default();
@@ -495,9 +550,8 @@ impl RedisLedger {
                     by_campaign.entry(campaign).or_default().push(id);
                 }
                 if conn.is_none() {
-                    let manager =
-                        ConnectionManager::new_with_config(client.clone(), manager_config(OP_TIMEOUT));
-                    conn = tokio::time::timeout(OP_TIMEOUT, manager).await.ok().and_then(Result::ok);
+                    let made = target.connect(OP_TIMEOUT);
+                    conn = tokio::time::timeout(OP_TIMEOUT, made).await.ok().and_then(Result::ok);
                 }
                 let Some(c) = conn.as_mut() else {
                     tracing::warn!("pending entries not cleared (no Redis connection); the sweeper will");
@@ -562,57 +616,112 @@ impl RedisLedger {
         });
     }
 
-    /// One sweep (public so tests can run it without waiting).
+    /// One sweep (public so tests can run it without waiting): the campaigns of the pending
+    /// index and, every [`FULL_SWEEP_EVERY`] sweeps (the first included) or when the index does
+    /// not answer, every campaign of the database. A campaign whose keys do not answer (its
+    /// shard failing over) is skipped until the next sweep.
     pub async fn sweep(&self) -> Result<usize, LedgerError> {
         let scope = self.scope().await?;
         let index = Self::pending_index(&scope);
         let mut conn = self.connection(OP_TIMEOUT).await?;
-        let campaigns: HashSet<i32> = conn.smembers(&index).await.map_err(unavailable)?;
-        let now = Utc::now().timestamp_millis();
-        let mut settled = 0;
-        for campaign in campaigns {
-            let [_, _, _, _, pend, _, _] = Self::keys(&scope, campaign);
-            let entries: Vec<(String, String)> = conn.hgetall(&pend).await.map_err(unavailable)?;
-            if entries.is_empty() {
-                if let Some(p) = self.hooks.before_unindex {
-                    tokio::time::sleep(p).await;
-                }
-                // Unlisted first, then looked at again: an entry written meanwhile (its
-                // redemption listed the campaign before and after its script) puts it back.
-                // The index and the campaign's keys live in different slots of a cluster, so
-                // this cannot be one script.
-                let _: Result<(), _> = conn.srem(&index, campaign).await;
-                let left: usize = conn.hlen(&pend).await.map_err(unavailable)?;
-                if left > 0 {
-                    let _: Result<(), _> = conn.sadd(&index, campaign).await;
-                }
-                continue;
+        let listed: Result<HashSet<i32>, _> = conn.smembers(&index).await;
+        let full =
+            self.sweeps.fetch_add(1, std::sync::atomic::Ordering::Relaxed).is_multiple_of(FULL_SWEEP_EVERY);
+        let mut campaigns: Vec<(i32, bool)> = Vec::new();
+        let (listed, full) = match listed {
+            Ok(l) => (l, full),
+            Err(e) if conn.is_cluster() => {
+                tracing::debug!(error = %e, "pending index unavailable; sweeping every campaign");
+                (HashSet::new(), true)
             }
-            for (_, entry) in entries {
-                let Ok(r) = serde_json::from_str::<PendingEntry>(&entry) else { continue };
-                if now - r.at_ms < self.grace.as_millis() as i64 {
-                    continue;
+            Err(e) => return Err(unavailable(e)),
+        };
+        if full {
+            for id in self.all_campaigns().await? {
+                campaigns.push((id, listed.contains(&id)));
+            }
+        }
+        for &id in &listed {
+            if !campaigns.iter().any(|(c, _)| *c == id) {
+                campaigns.push((id, true));
+            }
+        }
+        let mut settled = 0;
+        for (campaign, in_index) in campaigns {
+            match self.sweep_campaign(&mut conn, &scope, campaign, in_index).await {
+                Ok(n) => settled += n,
+                Err(LedgerError::Unavailable(e)) if conn.is_cluster() => {
+                    tracing::debug!(campaign, error = %e, "campaign not swept; next time");
                 }
-                let db = self.db()?.clone();
-                let id = r.redemption.id.clone();
-                if db.run(move |c| redemptions::exists(c, &id)).await? {
-                    self.settle(campaign, &r.redemption.id).await?;
-                } else {
-                    self.release(&Redemption::from(&r), false).await?;
-                }
-                settled += 1;
+                Err(e) => return Err(e),
             }
         }
         Ok(settled)
     }
-}
 
-/// A reconnecting connection that gives up on a call after `timeout`.
-fn manager_config(timeout: Duration) -> ConnectionManagerConfig {
-    ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(timeout))
-        .set_response_timeout(Some(timeout))
-        .set_number_of_retries(1)
+    /// Every campaign id of the database.
+    async fn all_campaigns(&self) -> Result<Vec<i32>, LedgerError> {
+        let db = self.db()?.clone();
+        Ok(db
+            .run(|c| {
+                let mut ids = Vec::new();
+                loop {
+                    let page = campaigns::list(c, ids.last().copied(), 1000)?;
+                    if page.is_empty() {
+                        return Ok(ids);
+                    }
+                    ids.extend(page.iter().map(|c| c.id));
+                }
+            })
+            .await?)
+    }
+
+    async fn sweep_campaign(
+        &self,
+        conn: &mut RedisConn,
+        scope: &str,
+        campaign: i32,
+        in_index: bool,
+    ) -> Result<usize, LedgerError> {
+        let index = Self::pending_index(scope);
+        let now = Utc::now().timestamp_millis();
+        let [_, _, _, _, pend, _, _] = Self::keys(scope, campaign);
+        let entries: Vec<(String, String)> = conn.hgetall(&pend).await.map_err(unavailable)?;
+        if entries.is_empty() {
+            if !in_index {
+                return Ok(0);
+            }
+            if let Some(p) = self.hooks.before_unindex {
+                tokio::time::sleep(p).await;
+            }
+            // Unlisted first, then looked at again: an entry written meanwhile (its
+            // redemption listed the campaign before and after its script) puts it back.
+            // The index and the campaign's keys live in different slots of a cluster, so
+            // this cannot be one script.
+            let _: Result<(), _> = conn.srem(&index, campaign).await;
+            let left: usize = conn.hlen(&pend).await.map_err(unavailable)?;
+            if left > 0 {
+                let _: Result<(), _> = conn.sadd(&index, campaign).await;
+            }
+            return Ok(0);
+        }
+        let mut settled = 0;
+        for (_, entry) in entries {
+            let Ok(r) = serde_json::from_str::<PendingEntry>(&entry) else { continue };
+            if now - r.at_ms < self.grace.as_millis() as i64 {
+                continue;
+            }
+            let db = self.db()?.clone();
+            let id = r.redemption.id.clone();
+            if db.run(move |c| redemptions::exists(c, &id)).await? {
+                self.settle(campaign, &r.redemption.id).await?;
+            } else {
+                self.release(&Redemption::from(&r), false).await?;
+            }
+            settled += 1;
+        }
+        Ok(settled)
+    }
 }
 
 /// The key `name` of a campaign; every key of a campaign shares its hash tag.
@@ -622,7 +731,7 @@ fn campaign_key(prefix: &str, campaign: i32, name: &str) -> String {
 
 /// Drops the pending entries of committed redemptions (see `settle.lua`).
 async fn settle_all(
-    conn: &mut ConnectionManager,
+    conn: &mut RedisConn,
     script: &Script,
     prefix: &str,
     campaign: i32,

@@ -17,10 +17,20 @@ use vouchsafe::{
     api::{self, AppState},
     config::{DatabaseUrl, Settings},
     domain::access::Scopes,
-    ledger::{redis::RedisLedger, sql::SqlLedger, Ledger},
+    ledger::{
+        redis::RedisLedger,
+        redis_target::{RedisConn, RedisTarget},
+        sql::SqlLedger,
+        Ledger,
+    },
     signing::Signing,
     store::{api_keys, Db},
 };
+
+/// A connection to a test's Redis, one server or a cluster (`redis+cluster://…`).
+pub async fn redis_conn(url: &str) -> RedisConn {
+    RedisTarget::parse(url).expect("redis url").connect(Duration::from_secs(5)).await.expect("redis answers")
+}
 
 /// What a test may change about the app it spawns.
 pub struct Options {

@@ -14,7 +14,7 @@ use vouchsafe::{
 
 use crate::{
     checkout::{shop, Shop},
-    helpers::{test_redis, Options, OwnRedis},
+    helpers::{self, test_redis, Options, OwnRedis},
 };
 
 async fn redis_shop(n: usize) -> (Option<OwnRedis>, String, Shop) {
@@ -29,8 +29,8 @@ fn instance(url: &str, s: &Shop, hooks: Hooks) -> Arc<RedisLedger> {
     Arc::new(RedisLedger::new(url, prefix, Some(s.app.state.db.clone())).unwrap().with_hooks(hooks))
 }
 
-async fn conn(url: &str) -> redis::aio::MultiplexedConnection {
-    redis::Client::open(url).unwrap().get_multiplexed_async_connection().await.unwrap()
+async fn conn(url: &str) -> vouchsafe::ledger::redis_target::RedisConn {
+    helpers::redis_conn(url).await
 }
 
 async fn serial_of(s: &Shop, i: usize) -> i64 {
