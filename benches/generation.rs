@@ -62,12 +62,12 @@ use vouchsafe::{
         money::Money,
         segment::Segment,
     },
-    generation::{Generator, BATCH},
+    service::generation::{Generator, BATCH},
     signing::Signing,
     store::{
         campaigns::{self, Campaign, NewCampaign},
         customers::{self, ImportRecord, NewConsent, ProfilePatch},
-        jobs, vouchers, Conn, Db,
+        jobs, vouchers, AnyConnection, Db,
     },
     testkit::TestDb,
 };
@@ -194,11 +194,11 @@ struct ServerVersion {
 
 async fn server_version(db: &Db) -> anyhow::Result<String> {
     Ok(db
-        .run(|c| match c {
-            Conn::Pg(pg) => Ok(diesel::sql_query("SHOW server_version")
-                .get_result::<ServerVersion>(&mut **pg)?
-                .server_version),
-            Conn::Sqlite(_) => Ok(format!("SQLite {}", sqlite_version())),
+        .run(|c| match c.any() {
+            AnyConnection::Pg(pg) => {
+                Ok(diesel::sql_query("SHOW server_version").get_result::<ServerVersion>(pg)?.server_version)
+            }
+            AnyConnection::Sqlite(_) => Ok(format!("SQLite {}", sqlite_version())),
         })
         .await?)
 }
@@ -247,7 +247,7 @@ async fn baseline(db: &Db, campaign: &Campaign, key_id: i32, n: usize) -> anyhow
                         variant: (i % 2) as i32,
                         key_id,
                         code: Some(dummy_code(&prefix, i as usize)),
-                        status: "issued".to_owned(),
+                        status: vouchsafe::domain::voucher::VoucherStatus::Issued,
                         issued_at,
                     })
                     .collect();
@@ -272,11 +272,11 @@ async fn baseline(db: &Db, campaign: &Campaign, key_id: i32, n: usize) -> anyhow
 /// tens of MiB larger and inflate the RSS measured next.
 async fn clear_vouchers(db: &Db) -> anyhow::Result<()> {
     db.run(|c| {
-        match c {
-            Conn::Pg(pg) => pg.batch_execute("TRUNCATE vouchers")?,
-            Conn::Sqlite(sq) => {
+        match c.any() {
+            AnyConnection::Pg(pg) => pg.batch_execute("TRUNCATE vouchers")?,
+            AnyConnection::Sqlite(sq) => {
                 let chunk = "DELETE FROM vouchers WHERE rowid IN (SELECT rowid FROM vouchers LIMIT 5000)";
-                while diesel::sql_query(chunk).execute(&mut **sq)? > 0 {}
+                while diesel::sql_query(chunk).execute(sq)? > 0 {}
             }
         }
         Ok(())

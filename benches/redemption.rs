@@ -84,8 +84,8 @@ use vouchsafe::{
         money::Money,
         segment::Segment,
     },
-    generation::Generator,
     ledger::{redis::RedisLedger, sql::SqlLedger, Ledger},
+    service::generation::Generator,
     signing::{Signing, REFRESH_EVERY},
     store::{
         api_keys, campaigns,

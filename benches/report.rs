@@ -22,17 +22,18 @@ use vouchsafe::{
         campaign::{Budget, Discount, Variant},
         money::Money,
         segment::Segment,
+        voucher::VoucherStatus,
     },
-    reporting,
+    per_backend,
+    service::reporting,
     store::{
         campaigns::{self, NewCampaign},
         redemptions::Redemption,
         schema::redemptions,
         vouchers::{self, NewVoucher},
-        Conn, Db,
+        AnyConnection, Db,
     },
     testkit::TestDb,
-    with_conn,
 };
 
 fn env_num(name: &str, default: usize) -> usize {
@@ -91,7 +92,7 @@ fn main() {
                 variant: (i % 2) as i32,
                 key_id: 1,
                 code: Some(format!("BENCH-{i:024}")),
-                status: if i < n_redemptions { "redeemed".into() } else { "issued".into() },
+                status: if i < n_redemptions { VoucherStatus::Redeemed } else { VoucherStatus::Issued },
                 issued_at,
             })
             .collect();
@@ -120,13 +121,13 @@ fn main() {
             .collect();
         conn.transaction(|c| {
             for part in rows.chunks(1000) {
-                with_conn!(c, |c| diesel::insert_into(redemptions::table).values(part).execute(c))?;
+                per_backend!(c, |c| diesel::insert_into(redemptions::table).values(part).execute(c))?;
             }
             Ok(())
         })
         .unwrap();
     }
-    if let Conn::Pg(c) = &mut conn {
+    if let AnyConnection::Pg(c) = conn.any() {
         // What autovacuum does to freshly loaded tables in production (visibility map,
         // statistics), so counts can use index-only scans.
         c.batch_execute("VACUUM ANALYZE vouchers").unwrap();
@@ -149,7 +150,7 @@ fn main() {
         report_times.push(t.elapsed());
         assert_eq!(report.budget.redemptions as usize, n_redemptions);
         let t = Instant::now();
-        let n = with_conn!(&mut conn, |c| sql_query(&count_sql).get_result::<Count>(c)).unwrap().n;
+        let n = per_backend!(&mut conn, |c| sql_query(&count_sql).get_result::<Count>(c)).unwrap().n;
         count_times.push(t.elapsed());
         assert_eq!(n as usize, n_vouchers);
     }

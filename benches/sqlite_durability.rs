@@ -31,7 +31,7 @@ use vouchsafe::{
         campaigns::{self, NewCampaign},
         redemptions::{self, Redemption},
         vouchers::{self, NewVoucher},
-        Conn,
+        AnyConnection,
     },
     testkit::TestDb,
 };
@@ -99,7 +99,7 @@ fn run(n: i64, threads: i64, mode: Mode) -> anyhow::Result<f64> {
             variant: 0,
             key_id: 1,
             code: None,
-            status: "issued".into(),
+            status: vouchsafe::domain::voucher::VoucherStatus::Issued,
             issued_at: now,
         })
         .collect();
@@ -114,7 +114,7 @@ fn run(n: i64, threads: i64, mode: Mode) -> anyhow::Result<f64> {
                     let db = db.clone();
                     scope.spawn(move || -> anyhow::Result<()> {
                         let mut conn = db.get()?;
-                        if let Conn::Sqlite(c) = &mut conn {
+                        if let AnyConnection::Sqlite(c) = conn.any() {
                             c.batch_execute(&format!("PRAGMA synchronous = {sync}"))?;
                         }
                         for serial in (t..n).step_by(threads as usize) {

@@ -67,20 +67,32 @@ pub async fn prepare(settings: &Settings) -> anyhow::Result<web::Data<AppState>>
     Ok(AppState::new(db, ledger, signing, settings.key_cache_ttl))
 }
 
-/// `vouchsafe serve`: migrate, listen, serve until SIGTERM or Ctrl-C (then drain for 10 s).
+/// `vouchsafe serve`: listen, migrate, serve until SIGTERM or Ctrl-C (then drain for 10 s).
 pub async fn serve(settings: &Settings) -> anyhow::Result<()> {
-    let state = prepare(settings).await?;
-    let listener = TcpListener::bind(settings.bind).with_context(|| {
+    let listener = listen(settings)?;
+    serve_on(settings, listener).await
+}
+
+/// Takes the configured address, so that a port in use is reported before anything else runs.
+pub fn listen(settings: &Settings) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(settings.bind).with_context(|| {
         format!("cannot listen on {} (is another service there? set VOUCHSAFE_BIND)", settings.bind)
-    })?;
+    })
+}
+
+/// Migrates, then serves on `listener` until SIGTERM or SIGINT (Ctrl-C): both stop taking
+/// connections and let the requests in flight finish (for up to 10 s); a second one stops now.
+pub async fn serve_on(settings: &Settings, listener: TcpListener) -> anyhow::Result<()> {
+    let state = prepare(settings).await?;
     let addr = listener.local_addr()?;
     let has_key = {
         let db = state.db.clone();
         db.run(api_keys::any_active).await.unwrap_or(true)
     };
+    let signals = Signals::new().context("cannot watch for SIGINT and SIGTERM")?;
     eprintln!(
         "vouchsafe listening on http://{addr} (database: {}, ledger: {})",
-        settings.database_url,
+        settings.database_url.describe(),
         state.ledger.kind()
     );
     if !has_key {
@@ -89,7 +101,51 @@ pub async fn serve(settings: &Settings) -> anyhow::Result<()> {
              cargo run --release -- keys create --name admin --scopes admin"
         );
     }
-    api::serve(state, listener, 0)?.await.context("server stopped with an error")?;
+    let server = api::serve(state, listener, 0)?;
+    actix_web::rt::spawn(signals.stop(server.handle()));
+    server.await.context("server stopped with an error")?;
     eprintln!("vouchsafe stopped");
     Ok(())
+}
+
+/// SIGINT and SIGTERM, watched from before the server starts (actix-web's own handling is off:
+/// it would stop at once on SIGINT, dropping the requests in flight).
+struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    /// The next signal's name and number.
+    async fn next(&mut self) -> (&'static str, i32) {
+        tokio::select! {
+            _ = self.interrupt.recv() => ("SIGINT", 2),
+            _ = self.terminate.recv() => ("SIGTERM", 15),
+        }
+    }
+
+    /// The first signal drains the server; a second one ends the process at once, with the
+    /// shell's status for death by that signal (a drain already under way cannot be cut short).
+    async fn stop(mut self, server: actix_web::dev::ServerHandle) {
+        let (first, _) = self.next().await;
+        eprintln!(
+            "{first}: taking no new connections, finishing the requests in flight (at most 10 s; \
+             Ctrl-C again stops at once)"
+        );
+        tokio::select! {
+            _ = server.stop(true) => {}
+            (second, number) = self.next() => {
+                eprintln!("{second}: stopping at once");
+                std::process::exit(128 + number);
+            }
+        }
+    }
 }

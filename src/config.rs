@@ -3,7 +3,13 @@
 //! Every value comes from a flag or its environment variable and is parsed into a typed value at
 //! start-up, so a wrong value is one clear line from clap instead of a panic later on.
 
-use std::{fmt, net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
+use std::{
+    fmt,
+    net::{SocketAddr, ToSocketAddrs},
+    path::PathBuf,
+    str::FromStr,
+    time::Duration,
+};
 
 use crate::ledger::redis_target::{RedisTarget, CLUSTER_SCHEME};
 
@@ -61,6 +67,47 @@ impl DatabaseUrl {
             DatabaseUrl::Sqlite(_) => "sqlite",
         }
     }
+
+    /// Which database this is, for a person: the PostgreSQL server, port, database and user, or
+    /// the SQLite file's absolute path. Never a password.
+    pub fn describe(&self) -> String {
+        match self {
+            DatabaseUrl::Postgres(raw) => match url::Url::parse(raw) {
+                Ok(u) => {
+                    let param =
+                        |name: &str| u.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+                    let host = u.host_str().filter(|h| !h.is_empty()).map(str::to_owned);
+                    let host = host.or_else(|| param("host")).unwrap_or_else(|| "the local socket".into());
+                    let port = u.port().map(|p| p.to_string()).or_else(|| param("port"));
+                    let db = postgres_database(&u).unwrap_or_default();
+                    let user = Some(u.username())
+                        .filter(|n| !n.is_empty())
+                        .map(str::to_owned)
+                        .or_else(|| param("user"));
+                    let mut text = format!("PostgreSQL {host}:{}/{db}", port.as_deref().unwrap_or("5432"));
+                    if let Some(user) = user {
+                        text += &format!(" (user {user})");
+                    }
+                    text
+                }
+                Err(_) => "PostgreSQL (unparsable URL)".into(),
+            },
+            DatabaseUrl::Sqlite(SqliteTarget::Memory) => "SQLite in memory (nothing is kept)".into(),
+            DatabaseUrl::Sqlite(SqliteTarget::File(p)) => {
+                let path = std::path::absolute(p).unwrap_or_else(|_| p.clone());
+                format!("SQLite file {}", path.display())
+            }
+        }
+    }
+}
+
+/// The database a PostgreSQL URL names: its path, else its `dbname` parameter.
+fn postgres_database(u: &url::Url) -> Option<String> {
+    let path = u.path().trim_start_matches('/');
+    if !path.is_empty() {
+        return Some(path.to_owned());
+    }
+    u.query_pairs().find(|(k, _)| k == "dbname").map(|(_, v)| v.into_owned()).filter(|d| !d.is_empty())
 }
 
 impl FromStr for DatabaseUrl {
@@ -69,7 +116,17 @@ impl FromStr for DatabaseUrl {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
         if s.starts_with("postgres://") || s.starts_with("postgresql://") {
-            url::Url::parse(s).map_err(|e| format!("not a valid PostgreSQL URL: {e}"))?;
+            let mut u = url::Url::parse(s).map_err(|e| format!("not a valid PostgreSQL URL: {e}"))?;
+            if postgres_database(&u).is_none() {
+                // libpq would pick the user's own database (`postgres` for the usual superuser,
+                // the server's maintenance database) and the migrations would land there.
+                u.set_path("/vouchsafe");
+                return Err(format!(
+                    "the PostgreSQL URL names no database; add its name after the host, e.g. {} \
+                     (create it first: createdb -h HOST -U USER vouchsafe)",
+                    redacted(u)
+                ));
+            }
             return Ok(DatabaseUrl::Postgres(s.to_owned()));
         }
         if s == "sqlite::memory:" || s == "sqlite://:memory:" {
@@ -169,6 +226,31 @@ impl fmt::Debug for MasterKey {
     }
 }
 
+/// `HOST:PORT` to listen on: an IP address and port, or a name such as `localhost`, resolved
+/// here once (to its first IPv4 address, else its first address).
+fn parse_bind(s: &str) -> Result<SocketAddr, String> {
+    let s = s.trim();
+    if let Ok(addr) = s.parse() {
+        return Ok(addr);
+    }
+    const EXAMPLE: &str = "e.g. 127.0.0.1:8080 (this machine only) or 0.0.0.0:8080 (every interface)";
+    let Some((host, port)) = s.rsplit_once(':') else {
+        return Err(format!("expected an IP address and a port, {EXAMPLE}"));
+    };
+    let port: u16 = port.parse().map_err(|_| format!("`{port}` is not a port (0 to 65535); {EXAMPLE}"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let addrs: Vec<SocketAddr> = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve `{host}` ({e}); use an IP address, {EXAMPLE}"))?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(|| format!("`{host}` resolves to no address; use an IP address, {EXAMPLE}"))
+}
+
 fn parse_filter(s: &str) -> Result<String, String> {
     tracing_subscriber::EnvFilter::try_new(s)
         .map(|_| s.to_owned())
@@ -201,8 +283,8 @@ pub struct Settings {
     #[arg(long, env = "REDIS_URL", hide_env_values = true, global = true)]
     pub redis_url: Option<RedisUrl>,
 
-    /// Address the HTTP service listens on.
-    #[arg(long, env = "VOUCHSAFE_BIND", default_value = "127.0.0.1:8080", global = true)]
+    /// Address the HTTP service listens on: IP:PORT, or a name such as localhost:8080 (resolved once).
+    #[arg(long, env = "VOUCHSAFE_BIND", default_value = "127.0.0.1:8080", value_parser = parse_bind, global = true)]
     pub bind: SocketAddr,
 
     /// Log filter (tracing EnvFilter syntax), e.g. info or vouchsafe=debug,info.
@@ -261,7 +343,44 @@ mod tests {
             DatabaseUrl::Postgres(_)
         ));
         assert!("mysql://x".parse::<DatabaseUrl>().is_err());
+        assert!(matches!(
+            "postgres://u@h/?dbname=v&sslmode=require".parse::<DatabaseUrl>().unwrap(),
+            DatabaseUrl::Postgres(_)
+        ));
         assert!("sqlite://".parse::<DatabaseUrl>().is_err());
+    }
+
+    #[test]
+    fn a_postgres_url_without_a_database_is_refused_with_an_example() {
+        for url in ["postgres://app:hunter2@db:5432", "postgres://app:hunter2@db:5432/", "postgresql://db"] {
+            let err = url.parse::<DatabaseUrl>().unwrap_err();
+            assert!(err.contains("names no database") && err.contains("/vouchsafe"), "{url}: {err}");
+            assert!(!err.contains("hunter2"), "{err}");
+        }
+    }
+
+    #[test]
+    fn descriptions_name_the_database_and_never_a_password() {
+        let u: DatabaseUrl = "postgres://app:hunter2@db.internal:6543/shop?sslmode=require".parse().unwrap();
+        assert_eq!(u.describe(), "PostgreSQL db.internal:6543/shop (user app)");
+        let u: DatabaseUrl = "postgresql:///shop?host=/run/postgresql".parse().unwrap();
+        assert_eq!(u.describe(), "PostgreSQL /run/postgresql:5432/shop");
+        let u: DatabaseUrl = "sqlite://v.db".parse().unwrap();
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(u.describe(), format!("SQLite file {}", cwd.join("v.db").display()));
+        let u: DatabaseUrl = "sqlite:///tmp/x/v.db".parse().unwrap();
+        assert_eq!(u.describe(), "SQLite file /tmp/x/v.db");
+    }
+
+    #[test]
+    fn bind_takes_an_address_or_a_name_it_resolves() {
+        assert_eq!(parse_bind("127.0.0.1:8080").unwrap(), SocketAddr::from(([127, 0, 0, 1], 8080)));
+        assert_eq!(parse_bind("[::1]:80").unwrap().to_string(), "[::1]:80");
+        assert!(parse_bind("localhost:8080").unwrap().ip().is_loopback());
+        for (bad, says) in [("8080", "an IP address and a port"), ("localhost:http", "not a port")] {
+            let err = parse_bind(bad).unwrap_err();
+            assert!(err.contains(says) && err.contains("127.0.0.1:8080"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -89,6 +89,26 @@ impl Metrics {
         self.latency.with_label_values(&labels).observe(seconds);
     }
 
+    /// Every (method, route pattern, status) answered so far, with its count.
+    pub fn request_counts(&self) -> Vec<(String, String, u16, u64)> {
+        use prometheus::core::Collector;
+        let mut out = Vec::new();
+        for family in self.requests.collect() {
+            for m in family.get_metric() {
+                let label = |name: &str| {
+                    m.get_label()
+                        .iter()
+                        .find(|l| l.name() == name)
+                        .map(|l| l.value().to_owned())
+                        .unwrap_or_default()
+                };
+                let status = label("status").parse().unwrap_or(0);
+                out.push((label("method"), label("route"), status, m.get_counter().get_value() as u64));
+            }
+        }
+        out
+    }
+
     /// Counts one redemption attempt by outcome.
     pub fn observe_redemption(&self, outcome: &str) {
         self.redemptions.with_label_values(&[outcome]).inc();

@@ -169,6 +169,30 @@ impl Drop for RedisPrefix {
     }
 }
 
+/// Whether `tool` is on the PATH, for a test that runs it. Without it such a test returns
+/// early after one loud line naming the Debian package to install, except under `CI` (set to
+/// anything but `false` or `0`, as CI services set it): there a missing tool fails the test,
+/// so that CI never counts a skip as a pass.
+pub fn tool_on_path(tool: &str, package: &str) -> bool {
+    use std::{io::Write, os::unix::fs::PermissionsExt};
+    let runnable = |path: std::path::PathBuf| {
+        path.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    let paths = std::env::var_os("PATH").unwrap_or_default();
+    if std::env::split_paths(&paths).any(|dir| runnable(dir.join(tool))) {
+        return true;
+    }
+    let test = std::thread::current().name().unwrap_or("a test").to_owned();
+    let missing =
+        format!("`{tool}` is not on the PATH: install Debian's {package} (apt-get install {package})");
+    let ci =
+        std::env::var("CI").is_ok_and(|v| !["", "0", "false"].contains(&v.to_ascii_lowercase().as_str()));
+    assert!(!ci, "{test} needs a tool: {missing}; under CI a missing tool is a failure");
+    // Straight to the terminal: libtest only shows what a failing test printed.
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {missing}, or run with CI=true to fail instead");
+    false
+}
+
 /// A redis-server of the caller's own on a free port, stopped when dropped.
 pub struct OwnRedis {
     pub port: u16,
@@ -176,20 +200,15 @@ pub struct OwnRedis {
 }
 
 impl OwnRedis {
-    /// Starts one; panics when `redis-server` cannot be started.
-    pub fn start() -> OwnRedis {
+    /// A started redis-server, or `None` (the caller skips) when it is not installed (see
+    /// [`tool_on_path`]).
+    pub fn start() -> Option<OwnRedis> {
+        if !tool_on_path("redis-server", "redis-server") {
+            return None;
+        }
         let mut r = OwnRedis { port: closed_port(), child: None };
         r.restart();
-        r
-    }
-
-    /// Whether `redis-server` is on the PATH.
-    pub fn available() -> bool {
-        std::process::Command::new("redis-server")
-            .arg("--version")
-            .stdout(std::process::Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
+        Some(r)
     }
 
     pub fn url(&self) -> String {
@@ -240,13 +259,14 @@ impl Drop for OwnRedis {
 }
 
 /// The Redis a test of the Redis ledger runs on: the environment's (`TEST_REDIS_URL`) or, on a
-/// run without one, a redis-server of the test's own, so such tests run on every backend.
-pub fn test_redis() -> (String, Option<OwnRedis>) {
+/// run without one, a redis-server of the test's own, so such tests run on every backend
+/// (`None`: the test skips, see [`tool_on_path`]).
+pub fn test_redis() -> Option<(String, Option<OwnRedis>)> {
     match std::env::var("TEST_REDIS_URL") {
-        Ok(url) => (url, None),
+        Ok(url) => Some((url, None)),
         Err(_) => {
-            let own = OwnRedis::start();
-            (own.url(), Some(own))
+            let own = OwnRedis::start()?;
+            Some((own.url(), Some(own)))
         }
     }
 }

@@ -16,6 +16,7 @@ use vouchsafe::{
         campaign::{Budget, CampaignStatus, Discount, Rules, Variant},
         money::Money,
         segment::Segment,
+        voucher::VoucherStatus,
         Refusal,
     },
     ledger::{redis::RedisLedger, sql::SqlLedger, Ledger, LedgerError, Outcome, Redeemed},
@@ -26,7 +27,7 @@ use vouchsafe::{
         vouchers::{self, NewVoucher},
         Db,
     },
-    testkit::{OwnRedis, RedisPrefix, TestDb},
+    testkit::{test_redis, OwnRedis, RedisPrefix, TestDb},
 };
 
 #[derive(Debug, Clone, Copy)]
@@ -52,24 +53,7 @@ impl Fixture {
         let (ledger, redis): (Arc<dyn Ledger>, _) = match kind {
             Kind::Sql => (Arc::new(SqlLedger::new(db.clone())), None),
             Kind::Redis => {
-                let own = match std::env::var("TEST_REDIS_URL") {
-                    Ok(_) => None,
-                    Err(_) if OwnRedis::available() => Some(OwnRedis::start()),
-                    Err(_) if std::env::var("CI").is_ok_and(|v| v == "true") => {
-                        panic!(
-                            "the Redis ledger's conformance needs TEST_REDIS_URL or redis-server on the PATH"
-                        )
-                    }
-                    Err(_) => {
-                        eprintln!(
-                            "SKIPPED: Redis ledger conformance: set TEST_REDIS_URL or install redis-server \
-                             (package redis-server / redis)"
-                        );
-                        return None;
-                    }
-                };
-                let url =
-                    own.as_ref().map_or_else(|| std::env::var("TEST_REDIS_URL").unwrap(), OwnRedis::url);
+                let (url, own) = test_redis()?;
                 let prefix = RedisPrefix::new(&url, "conf");
                 let ledger = RedisLedger::new(&url, &prefix.prefix, Some(db.clone())).expect("redis ledger");
                 (Arc::new(ledger), Some((prefix, own)))
@@ -104,7 +88,7 @@ impl Fixture {
                         variant: 0,
                         key_id: 1,
                         code: None,
-                        status: "issued".into(),
+                        status: VoucherStatus::Issued,
                         issued_at: starts(),
                     })
                     .collect();

@@ -1,7 +1,7 @@
 //! Campaigns (scope crm to write; crm or reports to read), generation jobs, single issuance
 //! and the streamed voucher export.
 
-use actix_web::{get, http::StatusCode, patch, post, web, HttpRequest, HttpResponse};
+use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -9,21 +9,25 @@ use super::{
     auth::{Authorized, CampaignReadScope, CrmScope},
     customers::utc,
     error::{parse_body, ApiError},
-    idempotency, AppState,
+    idempotent, AppState,
 };
 use crate::{
     domain::{
         campaign::{
-            check_dates, parse_name, parse_prefix, validate_variants, Budget, CampaignStatus, Discount,
-            Variant,
+            check_dates, parse_name, parse_prefix, validate_variants, Budget, Campaign, CampaignStatus,
+            Discount, Variant,
         },
         customer::{parse_currency, CustomerId},
         money::Money,
         segment::Segment,
+        voucher::VoucherStatus,
     },
-    issuance::{self, IssueError},
+    service::{
+        generation, idempotency,
+        issuance::{self, IssuedVoucher},
+    },
     store::{
-        campaigns::{self, Campaign, CampaignPatch, NewCampaign},
+        campaigns::{self, CampaignPatch, NewCampaign},
         jobs::{self, JobRow},
     },
 };
@@ -161,7 +165,7 @@ pub struct PatchCampaign {
 pub struct JobView {
     pub id: String,
     pub campaign_id: String,
-    /// queued | running | done | failed
+    #[schema(value_type = crate::domain::status::JobStatus)]
     pub status: String,
     /// Customers in the segment when the job started.
     pub total: i64,
@@ -207,8 +211,19 @@ pub struct VoucherView {
     pub code: String,
     pub variant: String,
     pub expires_at: DateTime<Utc>,
-    /// issued | redeemed | voided
-    pub status: String,
+    pub status: VoucherStatus,
+}
+
+impl From<IssuedVoucher> for VoucherView {
+    fn from(v: IssuedVoucher) -> Self {
+        VoucherView {
+            customer_id: v.customer_id,
+            code: v.code,
+            variant: v.variant,
+            expires_at: v.expires_at,
+            status: v.status,
+        }
+    }
 }
 
 /// The voucher export as JSON (`format=json`): every voucher in one streamed document, shaped
@@ -223,6 +238,7 @@ pub struct VoucherExport {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct ExportQuery {
     /// json (default), ndjson or csv.
+    #[param(value_type = Option<super::schema_doc::ExportFormat>)]
     pub format: Option<String>,
 }
 
@@ -239,23 +255,13 @@ pub fn campaign_id(raw: &str) -> Result<i32, ApiError> {
     raw.parse::<i32>().ok().filter(|id| *id > 0).ok_or(ApiError::NotFound("campaign"))
 }
 
-/// 410 `expired` for a campaign that issues no more vouchers: ended, or past its expiry.
-fn still_issuing(campaign: &Campaign) -> Result<(), ApiError> {
-    if campaign.status == CampaignStatus::Ended {
-        return Err(ApiError::Expired("the campaign has ended; no more vouchers can be issued".into()));
-    }
-    if Utc::now().naive_utc() >= campaign.expires_at {
-        return Err(ApiError::Expired("the campaign has expired; no more vouchers can be issued".into()));
-    }
-    Ok(())
-}
-
-pub(crate) async fn load_campaign(state: &AppState, id: i32) -> Result<Campaign, ApiError> {
-    state.db.run(move |c| campaigns::get(c, id)).await?.ok_or(ApiError::NotFound("campaign"))
+async fn load_campaign(state: &AppState, id: i32) -> Result<Campaign, ApiError> {
+    Ok(issuance::load_campaign(state, id).await?)
 }
 
 /// Creates a campaign (Idempotency-Key honoured).
 #[utoipa::path(
+    operation_id = "createCampaign",
     tag = "campaigns",
     security(("api_key" = [])),
     request_body = CreateCampaign,
@@ -274,20 +280,21 @@ pub async fn create_campaign(
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
     let raw = body.into_inner();
-    let fingerprint = idempotency::fingerprint(&req, &raw);
+    let idem = idempotent::context(&req, &auth.caller, &raw);
     let parsed: CreateCampaign = parse_body(raw)?;
     let new = parsed.parse()?;
-    let key = idempotency::key_of(&req)?;
-    idempotency::once(&state, &auth.caller.key_id, key, fingerprint, move |c| {
+    let answer = idempotency::once(&state.db, idem, move |c| {
         let campaign = campaigns::create(c, &new)?;
         tracing::info!(campaign = campaign.id, "campaign created");
-        Ok((StatusCode::CREATED, serde_json::to_value(CampaignView::from(campaign)).unwrap_or_default()))
+        Ok((201, serde_json::to_value(CampaignView::from(campaign)).unwrap_or_default()))
     })
-    .await
+    .await?;
+    Ok(idempotent::respond(answer))
 }
 
 /// Lists campaigns by id.
 #[utoipa::path(
+    operation_id = "listCampaigns",
     tag = "campaigns",
     security(("api_key" = [])),
     params(PageQuery),
@@ -301,7 +308,7 @@ pub async fn list_campaigns(
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let limit = query.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
+    if !crate::domain::bounds::PAGE_LIMIT.contains(&limit) {
         return Err(ApiError::InvalidParameter("limit must be between 1 and 500".into()));
     }
     let after = match &query.cursor {
@@ -321,6 +328,7 @@ pub async fn list_campaigns(
 
 /// Reads a campaign.
 #[utoipa::path(
+    operation_id = "getCampaign",
     tag = "campaigns",
     security(("api_key" = [])),
     params(("id" = String, Path)),
@@ -343,6 +351,7 @@ pub async fn get_campaign(
 /// Changes a campaign's name, budget, expiry or status; every instance applies it to the next
 /// redemption.
 #[utoipa::path(
+    operation_id = "updateCampaign",
     tag = "campaigns",
     security(("api_key" = [])),
     params(("id" = String, Path)),
@@ -387,6 +396,7 @@ pub async fn patch_campaign(
 /// Starts a generation job: one voucher for every consented customer of the segment without
 /// one (Idempotency-Key honoured).
 #[utoipa::path(
+    operation_id = "startCampaignGeneration",
     tag = "generation",
     security(("api_key" = [])),
     params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
@@ -405,21 +415,17 @@ pub async fn start_generation(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = campaign_id(&path)?;
-    let campaign = load_campaign(&state, id).await?;
-    still_issuing(&campaign)?;
-    let key = idempotency::key_of(&req)?;
-    let fingerprint = idempotency::fingerprint(&req, &serde_json::Value::Null);
-    let answer = idempotency::once(&state, &auth.caller.key_id, key, fingerprint, move |c| {
-        let job = jobs::create(c, id)?;
-        Ok((StatusCode::ACCEPTED, serde_json::to_value(JobView::from(job)).unwrap_or_default()))
+    let idem = idempotent::context(&req, &auth.caller, &serde_json::Value::Null);
+    let answer = generation::start(&state, id, idem, |job| {
+        serde_json::to_value(JobView::from(job)).unwrap_or_default()
     })
     .await?;
-    state.generator.wake();
-    Ok(answer)
+    Ok(idempotent::respond(answer))
 }
 
 /// A generation job's progress.
 #[utoipa::path(
+    operation_id = "getGenerationJob",
     tag = "generation",
     security(("api_key" = [])),
     params(("job" = String, Path)),
@@ -443,6 +449,7 @@ pub async fn get_generation(
 /// Issues one voucher now (a real-time trigger), if the customer is consented, in the segment
 /// and has none yet.
 #[utoipa::path(
+    operation_id = "issueCampaignVoucher",
     tag = "generation",
     security(("api_key" = [])),
     params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer")),
@@ -466,28 +473,14 @@ pub async fn issue_voucher(
 ) -> Result<HttpResponse, ApiError> {
     let id = campaign_id(&path)?;
     let raw = body.into_inner();
-    let fingerprint = idempotency::fingerprint(&req, &raw);
+    let idem = idempotent::context(&req, &auth.caller, &raw);
     let body: IssueBody = parse_body(raw)?;
     let customer = CustomerId::parse(&body.customer_id).map_err(|e| ApiError::invalid("customer_id", e))?;
-    let campaign = load_campaign(&state, id).await?;
-    still_issuing(&campaign)?;
-    let keyring = state.signing.keyring();
-    let key = idempotency::key_of(&req)?;
-    idempotency::once(&state, &auth.caller.key_id, key, fingerprint, move |c| {
-        let voucher = issuance::issue_one(c, &campaign, &keyring, customer.as_str(), Utc::now()).map_err(
-            |e| match e {
-                IssueError::NoConsent => ApiError::NoConsent,
-                IssueError::NotInSegment => ApiError::NotInSegment,
-                IssueError::AlreadyIssued => ApiError::AlreadyIssued,
-                IssueError::NoCustomer => ApiError::NotFound("customer"),
-                IssueError::Other(e) => ApiError::Internal(e),
-                IssueError::Store(e) => e.into(),
-            },
-        )?;
-        let view = issuance::view(&campaign, voucher);
-        Ok((StatusCode::CREATED, serde_json::to_value(view).unwrap_or_default()))
+    let answer = issuance::issue(&state, id, customer, idem, |voucher| {
+        serde_json::to_value(VoucherView::from(voucher)).unwrap_or_default()
     })
-    .await
+    .await?;
+    Ok(idempotent::respond(answer))
 }
 
 /// Every voucher of a campaign, streamed: `format=json` (default), `ndjson` or `csv`
@@ -495,6 +488,7 @@ pub async fn issue_voucher(
 /// secrets (whoever holds one can redeem it), so a `reports` key, which may read campaigns,
 /// may not read this.
 #[utoipa::path(
+    operation_id = "exportCampaignVouchers",
     tag = "generation",
     security(("api_key" = [])),
     params(("id" = String, Path), ExportQuery),

@@ -1,9 +1,8 @@
 //! Customers, consents, carts, export and erasure (scope crm), and the NDJSON import.
 
-use actix_web::{delete, get, post, put, web, HttpResponse};
+use actix_web::{delete, get, post, put, web, HttpMessage, HttpRequest, HttpResponse};
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
-use futures_util::StreamExt;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 use super::{
     auth::{Authorized, CrmScope},
@@ -11,26 +10,14 @@ use super::{
     AppState,
 };
 use crate::{
-    domain::customer::{parse_currency, parse_label, parse_purpose, Birthday, CustomerId, LoyaltyTier},
-    domain::money::Money,
+    domain::customer::{parse_currency, parse_label, Birthday, CustomerId},
+    domain::{money::Money, voucher::VoucherStatus},
+    service::import::{self, double_option, parse_consent, parse_profile, Imported},
     store::{
-        customers::{self, CartRow, ConsentRow, CustomerRow, ImportRecord, NewConsent, ProfilePatch},
+        customers::{self, CartRow, ConsentRow, CustomerRow, NewConsent, ProfilePatch},
         vouchers::{self, VoucherRow},
     },
 };
-
-/// The largest NDJSON line accepted by the import.
-pub const MAX_IMPORT_LINE: usize = 64 * 1024;
-/// Customers written per import transaction.
-pub const IMPORT_BATCH: usize = 1000;
-/// At most this many rejected lines are listed (all are counted).
-pub const MAX_REJECTS_LISTED: usize = 1000;
-
-fn double_option<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
 
 pub(crate) fn utc(t: NaiveDateTime) -> DateTime<Utc> {
     DateTime::from_naive_utc_and_offset(t, Utc)
@@ -51,22 +38,7 @@ pub struct CustomerBody {
 impl CustomerBody {
     /// The validated change; the error names the field.
     pub fn parse(self) -> Result<ProfilePatch, (&'static str, &'static str, String)> {
-        let birthday = match self.birthday {
-            Some(Some(b)) => {
-                Some(Some(Birthday::new(b.month, b.day).map_err(|e| ("birthday", "invalid_birthday", e))?))
-            }
-            other => other.map(|_| None),
-        };
-        let loyalty_tier = match self.loyalty_tier {
-            Some(Some(t)) => Some(Some(
-                LoyaltyTier::parse(&t)
-                    .map_err(|e| ("loyalty_tier", "invalid_loyalty_tier", e))?
-                    .as_str()
-                    .to_owned(),
-            )),
-            other => other.map(|_| None),
-        };
-        Ok(ProfilePatch { birthday, loyalty_tier })
+        parse_profile(self.birthday, self.loyalty_tier)
     }
 }
 
@@ -110,13 +82,7 @@ pub struct ConsentBody {
 
 impl ConsentBody {
     fn parse(self) -> Result<NewConsent, (&'static str, String)> {
-        Ok(NewConsent {
-            purpose: parse_purpose(&self.purpose).map_err(|e| ("purpose", e))?,
-            granted: self.granted,
-            source: parse_label("source", &self.source).map_err(|e| ("source", e))?,
-            policy_version: parse_label("policy_version", &self.policy_version)
-                .map_err(|e| ("policy_version", e))?,
-        })
+        parse_consent(&self.purpose, self.granted, &self.source, &self.policy_version)
     }
 }
 
@@ -177,7 +143,7 @@ pub struct CustomerVoucher {
     pub campaign_id: String,
     pub code: Option<String>,
     pub variant: i32,
-    pub status: String,
+    pub status: VoucherStatus,
     pub issued_at: DateTime<Utc>,
 }
 
@@ -239,6 +205,7 @@ fn customer_id(raw: &str) -> Result<CustomerId, ApiError> {
 
 /// Creates or changes a customer's profile.
 #[utoipa::path(
+    operation_id = "upsertCustomer",
     tag = "customers",
     security(("api_key" = [])),
     params(("customer_id" = String, Path, description = "The CRM's pseudonymous id (≤ 128 chars)")),
@@ -264,29 +231,29 @@ pub async fn upsert_customer(
     Ok(if created { HttpResponse::Created().json(view) } else { HttpResponse::Ok().json(view) })
 }
 
-/// One line of an import.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The largest JSON-array import body (NDJSON is streamed and has no total limit).
+pub const MAX_IMPORT_JSON: usize = 16 << 20;
+
+/// One customer of an import, as the document describes it: an NDJSON line, or an item of the
+/// JSON array (parsed by `service::import`). Absent profile fields are left alone, `null`
+/// clears one; `consent` appends a statement.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = ImportCustomer)]
+#[allow(dead_code)] // only its schema is used
 struct ImportLine {
+    #[schema(example = "c-1001")]
     id: String,
-    #[serde(flatten)]
-    profile: ImportProfile,
-    #[serde(default)]
+    #[schema(value_type = Option<Birthday>)]
+    birthday: Option<Option<Birthday>>,
+    #[schema(value_type = Option<String>, example = "gold")]
+    loyalty_tier: Option<Option<String>>,
     consent: Option<ConsentBody>,
 }
 
-#[derive(Debug, Deserialize)]
-struct ImportProfile {
-    #[serde(default, deserialize_with = "double_option")]
-    birthday: Option<Option<Birthday>>,
-    #[serde(default, deserialize_with = "double_option")]
-    loyalty_tier: Option<Option<String>>,
-}
-
-/// A line the import refused.
+/// A line (or array item) the import refused.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ImportReject {
-    /// 1-based line number in the body.
+    /// 1-based line number in the NDJSON body, or 1-based position in the JSON array.
     pub line: usize,
     pub code: &'static str,
     pub detail: String,
@@ -305,40 +272,34 @@ pub struct ImportSummary {
     pub voided_vouchers: usize,
 }
 
-impl ImportSummary {
-    fn reject(&mut self, line: usize, code: &'static str, detail: String) {
-        self.rejected_total += 1;
-        if self.rejected.len() < MAX_REJECTS_LISTED {
-            self.rejected.push(ImportReject { line, code, detail });
+impl From<Imported> for ImportSummary {
+    fn from(i: Imported) -> Self {
+        ImportSummary {
+            imported: i.imported,
+            rejected: i
+                .rejected
+                .into_iter()
+                .map(|r| ImportReject { line: r.line, code: r.code, detail: r.detail })
+                .collect(),
+            rejected_total: i.rejected_total,
+            voided_vouchers: i.voided_vouchers,
         }
     }
 }
 
-/// Parses one NDJSON line into an import record, or says why not.
-pub fn parse_import_line(line: &[u8]) -> Result<ImportRecord, (&'static str, String)> {
-    let parsed: ImportLine = serde_json::from_slice(line).map_err(|e| {
-        if e.is_data() {
-            ("invalid_body", e.to_string())
-        } else {
-            ("malformed_json", e.to_string())
-        }
-    })?;
-    let id = CustomerId::parse(&parsed.id).map_err(|e| ("invalid_customer_id", e))?;
-    let profile =
-        CustomerBody { birthday: parsed.profile.birthday, loyalty_tier: parsed.profile.loyalty_tier }
-            .parse()
-            .map_err(|(_, code, detail)| (code, detail))?;
-    let consent =
-        parsed.consent.map(ConsentBody::parse).transpose().map_err(|(_, d)| ("invalid_consent", d))?;
-    Ok(ImportRecord { id: id.as_str().to_owned(), profile, consent })
-}
-
 /// Imports customers from NDJSON, one object per line, streamed.
 #[utoipa::path(
+    operation_id = "importCustomers",
     tag = "customers",
     security(("api_key" = [])),
-    request_body(content = String, content_type = "application/x-ndjson",
-        description = "One customer per line: {\"id\", \"birthday\"?, \"loyalty_tier\"?, \"consent\"?}"),
+    request_body(
+        content(
+            (Vec<ImportLine> = "application/json"),
+            (String = "application/x-ndjson"),
+        ),
+        description = "A JSON array of customers (at most 16 MiB), or NDJSON: one `ImportCustomer` \
+                       object per line (`{\"id\", \"birthday\"?, \"loyalty_tier\"?, \"consent\"?}`)"
+    ),
     responses((status = 200, description = "Good lines imported, bad ones reported", body = ImportSummary))
 )]
 #[post("/v1/customers/import")]
@@ -346,102 +307,42 @@ pub fn parse_import_line(line: &[u8]) -> Result<ImportRecord, (&'static str, Str
 pub async fn import_customers(
     _auth: Authorized<CrmScope>,
     state: web::Data<AppState>,
+    req: HttpRequest,
     mut payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let mut summary = ImportSummary::default();
-    let mut buf: Vec<u8> = Vec::new();
-    let mut batch: Vec<(usize, ImportRecord)> = Vec::with_capacity(IMPORT_BATCH);
-    let mut line_no = 0usize;
-    let mut skipping_long_line = false;
-    loop {
-        let chunk = payload.next().await;
-        let at_end = chunk.is_none();
-        if let Some(chunk) = chunk {
+    let json = req.mime_type().ok().flatten().is_some_and(|m| m.essence_str() == "application/json");
+    let imported = if json {
+        let mut body = Vec::new();
+        while let Some(chunk) = futures_util::StreamExt::next(&mut payload).await {
             let chunk =
                 chunk.map_err(|e| ApiError::InvalidParameter(format!("the body could not be read: {e}")))?;
-            buf.extend_from_slice(&chunk);
-        }
-        let mut start = 0;
-        while let Some(pos) = buf[start..].iter().position(|b| *b == b'\n') {
-            let line = &buf[start..start + pos];
-            start += pos + 1;
-            line_no += 1;
-            if skipping_long_line {
-                skipping_long_line = false;
-                summary.reject(
-                    line_no,
-                    "line_too_long",
-                    format!("a line may have at most {MAX_IMPORT_LINE} bytes"),
-                );
-                continue;
+            if body.len() + chunk.len() > MAX_IMPORT_JSON {
+                return Err(ApiError::PayloadTooLarge(format!(
+                    "a JSON import may have at most {MAX_IMPORT_JSON} bytes; send larger ones as NDJSON"
+                )));
             }
-            take_line(line, line_no, &mut summary, &mut batch);
+            body.extend_from_slice(&chunk);
         }
-        buf.drain(..start);
-        if buf.len() > MAX_IMPORT_LINE {
-            buf.clear();
-            skipping_long_line = true;
-        }
-        if at_end && (!buf.is_empty() || skipping_long_line) {
-            line_no += 1;
-            if skipping_long_line {
-                summary.reject(
-                    line_no,
-                    "line_too_long",
-                    format!("a line may have at most {MAX_IMPORT_LINE} bytes"),
-                );
+        let items: Vec<serde_json::Value> = serde_json::from_slice(&body).map_err(|e| {
+            if e.is_data() {
+                ApiError::Invalid {
+                    field: None,
+                    detail: format!("the body must be a JSON array of customers: {e}"),
+                }
             } else {
-                let line = std::mem::take(&mut buf);
-                take_line(&line, line_no, &mut summary, &mut batch);
+                ApiError::MalformedJson(e.to_string())
             }
-        }
-        if batch.len() >= IMPORT_BATCH || (at_end && !batch.is_empty()) {
-            write_batch(&state, std::mem::take(&mut batch), &mut summary).await?;
-        }
-        if at_end {
-            break;
-        }
-    }
-    summary.rejected.sort_by_key(|r| r.line);
-    Ok(HttpResponse::Ok().json(summary))
-}
-
-fn take_line(
-    line: &[u8],
-    line_no: usize,
-    summary: &mut ImportSummary,
-    batch: &mut Vec<(usize, ImportRecord)>,
-) {
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    if line.iter().all(u8::is_ascii_whitespace) {
-        return;
-    }
-    if line.len() > MAX_IMPORT_LINE {
-        summary.reject(line_no, "line_too_long", format!("a line may have at most {MAX_IMPORT_LINE} bytes"));
-        return;
-    }
-    match parse_import_line(line) {
-        Ok(record) => batch.push((line_no, record)),
-        Err((code, detail)) => summary.reject(line_no, code, detail),
-    }
-}
-
-async fn write_batch(
-    state: &AppState,
-    batch: Vec<(usize, ImportRecord)>,
-    summary: &mut ImportSummary,
-) -> Result<(), ApiError> {
-    let records: Vec<ImportRecord> = batch.iter().map(|(_, r)| r.clone()).collect();
-    let n = records.len();
-    let voided = state.db.run(move |c| customers::import_batch(c, &records)).await?;
-    summary.imported += n;
-    summary.voided_vouchers += voided.len();
-    state.ledger_void(voided).await;
-    Ok(())
+        })?;
+        import::import_items(&state, items).await?
+    } else {
+        import::import_ndjson(&state, payload).await?
+    };
+    Ok(HttpResponse::Ok().json(ImportSummary::from(imported)))
 }
 
 /// Appends a consent statement; a revoked personalized_offers voids the customer's open vouchers.
 #[utoipa::path(
+    operation_id = "addCustomerConsent",
     tag = "customers",
     security(("api_key" = [])),
     params(("customer_id" = String, Path)),
@@ -479,6 +380,7 @@ pub async fn add_consent(
 
 /// The consent history, newest first.
 #[utoipa::path(
+    operation_id = "listCustomerConsents",
     tag = "customers",
     security(("api_key" = [])),
     params(("customer_id" = String, Path)),
@@ -512,6 +414,7 @@ pub async fn list_consents(
 
 /// Records an abandoned cart (the same cart_id again replaces it).
 #[utoipa::path(
+    operation_id = "recordCustomerCart",
     tag = "customers",
     security(("api_key" = [])),
     params(("customer_id" = String, Path)),
@@ -550,6 +453,7 @@ pub async fn put_cart(
 
 /// Removes a cart that was bought: it no longer puts the customer in a segment.
 #[utoipa::path(
+    operation_id = "deleteCustomerCart",
     tag = "customers",
     security(("api_key" = [])),
     params(("customer_id" = String, Path), ("cart_id" = String, Path)),
@@ -576,6 +480,7 @@ pub async fn delete_cart(
 
 /// Everything held on a customer: profile, consents, carts, vouchers, redemptions.
 #[utoipa::path(
+    operation_id = "exportCustomer",
     tag = "customers",
     security(("api_key" = [])),
     params(("customer_id" = String, Path)),
@@ -626,6 +531,7 @@ pub async fn export_customer(
 /// Erasure: deletes the customer's personal data and unlinks their vouchers and redemptions
 /// (open vouchers are voided); campaign totals stay exact.
 #[utoipa::path(
+    operation_id = "eraseCustomer",
     tag = "customers",
     security(("api_key" = [])),
     params(("customer_id" = String, Path)),

@@ -1,7 +1,10 @@
 //! One error type for the HTTP edge and its RFC 9457 problem+json form.
 //!
 //! Every status and every machine `code` a client can see is decided in [`ApiError::parts`],
-//! one match, so the contract in API.md is readable in one place.
+//! one match, so the contract in API.md is readable in one place. The errors of the layers
+//! below (`ServiceError`, `Refusal`, `StoreError`, `LedgerError`) become an `ApiError` here
+//! and nowhere else; server-side failures keep their cause (`source()`) and are logged with
+//! the whole chain.
 
 use actix_web::{
     body::BoxBody,
@@ -12,7 +15,12 @@ use actix_web::{
 };
 use serde::Serialize;
 
-use crate::{domain::Refusal, ledger::LedgerError, store::StoreError};
+use crate::{
+    domain::Refusal,
+    ledger::LedgerError,
+    service::{ErrorChain, ServiceError},
+    store::StoreError,
+};
 
 /// The media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -43,7 +51,7 @@ pub struct Problem {
 pub enum ApiError {
     #[error("an API key is required: send `Authorization: Bearer <key>`")]
     MissingKey,
-    #[error("the API key is unknown or revoked")]
+    #[error("the API key is unknown or revoked (keys live in the database: a key made by `vouchsafe keys create` works only on a service using the same DATABASE_URL)")]
     UnknownKey,
     #[error("this API key lacks the scope this route needs ({0})")]
     Forbidden(&'static str),
@@ -65,18 +73,8 @@ pub enum ApiError {
     NotFound(&'static str),
     #[error("not ready: {0}")]
     NotReady(String),
-    #[error("this Idempotency-Key was used with a different request")]
-    IdempotencyKeyReused,
-    #[error("a request with this Idempotency-Key is still running; retry shortly")]
-    IdempotencyInProgress,
     #[error("{0}")]
     Conflict(String),
-    #[error("the customer has not granted personalized_offers consent")]
-    NoConsent,
-    #[error("the customer is not in the campaign's segment")]
-    NotInSegment,
-    #[error("the customer already has a voucher of this campaign")]
-    AlreadyIssued,
     #[error("{0}")]
     InvalidCode(String),
     #[error("this code was issued to another customer")]
@@ -97,12 +95,37 @@ pub enum ApiError {
     CurrencyMismatch(String),
     #[error("the campaign is paused")]
     CampaignPaused,
+    /// A use case's answer that needs no other words than the service's (`no_consent`, …).
+    #[error(transparent)]
+    Service(ServiceError),
     #[error(transparent)]
     Store(StoreError),
     #[error(transparent)]
     Ledger(LedgerError),
     #[error("internal error: {0}")]
-    Internal(String),
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::Invalid { field, detail } => ApiError::Invalid { field: Some(field), detail },
+            ServiceError::NotFound(what) => ApiError::NotFound(what),
+            e @ ServiceError::InvalidCode(_) => ApiError::InvalidCode(e.to_string()),
+            ServiceError::Refused(r) => r.into(),
+            e @ ServiceError::NoLongerIssuing { .. } => ApiError::Expired(e.to_string()),
+            ServiceError::InvalidIdempotencyKey(detail) => ApiError::InvalidParameter(detail.into()),
+            e @ (ServiceError::NoConsent
+            | ServiceError::NotInSegment
+            | ServiceError::AlreadyIssued
+            | ServiceError::IdempotencyKeyReused
+            | ServiceError::IdempotencyInProgress) => ApiError::Service(e),
+            e @ ServiceError::BodyUnreadable(_) => ApiError::InvalidParameter(e.to_string()),
+            e @ (ServiceError::NoSigningKey | ServiceError::Code(_)) => ApiError::Internal(Box::new(e)),
+            ServiceError::Store(e) => e.into(),
+            ServiceError::Ledger(e) => e.into(),
+        }
+    }
 }
 
 impl From<StoreError> for ApiError {
@@ -119,7 +142,7 @@ impl From<LedgerError> for ApiError {
     fn from(e: LedgerError) -> Self {
         match e {
             LedgerError::Store(s) => s.into(),
-            LedgerError::Invalid(m) => ApiError::Internal(m),
+            LedgerError::Invalid(m) => ApiError::Internal(m.into()),
             other => ApiError::Ledger(other),
         }
     }
@@ -138,7 +161,7 @@ impl From<Refusal> for ApiError {
             Refusal::Ended => ApiError::Expired("the campaign has ended".into()),
             Refusal::Expired => ApiError::Expired("the voucher has expired".into()),
             Refusal::NotStarted => ApiError::NotStarted,
-            Refusal::IdempotencyKeyReused => ApiError::IdempotencyKeyReused,
+            Refusal::IdempotencyKeyReused => ApiError::Service(ServiceError::IdempotencyKeyReused),
             Refusal::CurrencyMismatch { campaign, order } => ApiError::CurrencyMismatch(format!(
                 "the campaign pays in {campaign}, the order is in {order}"
             )),
@@ -192,14 +215,22 @@ impl ApiError {
             }
             NotFound(_) => (StatusCode::NOT_FOUND, "not_found", "Not found"),
             NotReady(_) => (StatusCode::SERVICE_UNAVAILABLE, "not_ready", "Not ready"),
-            IdempotencyKeyReused => {
+            Service(ServiceError::IdempotencyKeyReused) => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused", "Idempotency key reused")
             }
-            IdempotencyInProgress => (StatusCode::CONFLICT, "idempotency_in_progress", "Request in progress"),
+            Service(ServiceError::IdempotencyInProgress) => {
+                (StatusCode::CONFLICT, "idempotency_in_progress", "Request in progress")
+            }
             Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
-            NoConsent => (StatusCode::UNPROCESSABLE_ENTITY, "no_consent", "No consent"),
-            NotInSegment => (StatusCode::UNPROCESSABLE_ENTITY, "not_in_segment", "Not in segment"),
-            AlreadyIssued => (StatusCode::CONFLICT, "already_issued", "Already issued"),
+            Service(ServiceError::NoConsent) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "no_consent", "No consent")
+            }
+            Service(ServiceError::NotInSegment) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "not_in_segment", "Not in segment")
+            }
+            Service(ServiceError::AlreadyIssued) => {
+                (StatusCode::CONFLICT, "already_issued", "Already issued")
+            }
             InvalidCode(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_code", "Invalid code"),
             CustomerMismatch => (StatusCode::FORBIDDEN, "customer_mismatch", "Customer mismatch"),
             AlreadyRedeemed => (StatusCode::CONFLICT, "already_redeemed", "Already redeemed"),
@@ -214,10 +245,12 @@ impl ApiError {
                 (StatusCode::UNPROCESSABLE_ENTITY, "currency_mismatch", "Currency mismatch")
             }
             CampaignPaused => (StatusCode::CONFLICT, "campaign_paused", "Campaign paused"),
-            Store(StoreError::Unavailable(_)) => {
+            Store(StoreError::Unavailable(_) | StoreError::Pool(_)) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", "Database unavailable")
             }
-            Store(_) | Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
+            Service(_) | Store(_) | Internal(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error")
+            }
             Ledger(_) => (StatusCode::SERVICE_UNAVAILABLE, "ledger_unavailable", "Ledger unavailable"),
         }
     }
@@ -232,13 +265,15 @@ impl ApiError {
     /// What a client is told: internal failures are described in the log, not to the caller.
     fn detail(&self) -> String {
         match self {
-            ApiError::Store(StoreError::Unavailable(_)) => {
+            ApiError::Store(StoreError::Unavailable(_) | StoreError::Pool(_)) => {
                 "the database did not answer; retry shortly".into()
             }
-            ApiError::Store(_) | ApiError::Internal(_) => {
+            ApiError::Ledger(_) => "the redemption ledger did not answer; retry shortly".into(),
+            ApiError::Store(_) | ApiError::Internal(_) | ApiError::Service(_)
+                if self.parts().0 == StatusCode::INTERNAL_SERVER_ERROR =>
+            {
                 "an internal error occurred; it has been logged with this request's id".into()
             }
-            ApiError::Ledger(_) => "the redemption ledger did not answer; retry shortly".into(),
             other => other.to_string(),
         }
     }
@@ -273,10 +308,14 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse<BoxBody> {
         let (status, code, title) = self.parts();
         match self {
-            ApiError::Store(StoreError::Unavailable(_)) | ApiError::Ledger(_) | ApiError::NotReady(_) => {
-                tracing::warn!(error = %self, code, "dependency unavailable")
+            ApiError::Store(StoreError::Unavailable(_) | StoreError::Pool(_))
+            | ApiError::Ledger(_)
+            | ApiError::NotReady(_) => {
+                tracing::warn!(error = %ErrorChain(self), code, "dependency unavailable")
             }
-            _ if status.is_server_error() => tracing::error!(error = %self, code, "request failed"),
+            _ if status.is_server_error() => {
+                tracing::error!(error = %ErrorChain(self), code, "request failed")
+            }
             _ => {}
         }
         let mut resp = problem_response(status, code, title, self.detail(), self.field());
@@ -294,7 +333,9 @@ impl ResponseError for ApiError {
                     headers.insert(header::ALLOW, v);
                 }
             }
-            ApiError::NotReady(_) | ApiError::Ledger(_) | ApiError::Store(StoreError::Unavailable(_)) => {
+            ApiError::NotReady(_)
+            | ApiError::Ledger(_)
+            | ApiError::Store(StoreError::Unavailable(_) | StoreError::Pool(_)) => {
                 headers.insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
             }
             _ => {}

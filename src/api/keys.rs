@@ -12,7 +12,7 @@ use super::{
     AppState,
 };
 use crate::{
-    domain::access::{Scope, Scopes},
+    domain::access::{parse_key_name, Scope, Scopes},
     store::{api_keys, api_keys::ApiKey},
 };
 
@@ -32,6 +32,7 @@ pub struct CreateKey {
 pub struct KeyView {
     pub id: String,
     pub name: String,
+    #[schema(value_type = Vec<Scope>)]
     pub scopes: Vec<&'static str>,
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
@@ -78,17 +79,9 @@ impl From<ApiKey> for KeyView {
     }
 }
 
-/// Parses a key name: trimmed, 1 to 100 characters, no control characters.
-pub fn parse_key_name(name: &str) -> Result<String, String> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err("name must be 1 to 100 printable characters".into());
-    }
-    Ok(name.to_owned())
-}
-
 /// Creates an API key.
 #[utoipa::path(
+    operation_id = "createKey",
     tag = "keys",
     security(("api_key" = [])),
     request_body = CreateKey,
@@ -115,6 +108,7 @@ pub async fn create_key(
 
 /// Lists API keys (without secrets), by id.
 #[utoipa::path(
+    operation_id = "listKeys",
     tag = "keys",
     security(("api_key" = [])),
     params(PageQuery),
@@ -128,7 +122,7 @@ pub async fn list_keys(
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let limit = query.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
+    if !crate::domain::bounds::PAGE_LIMIT.contains(&limit) {
         return Err(ApiError::InvalidParameter("limit must be between 1 and 500".into()));
     }
     let cursor = query.cursor.clone();
@@ -144,6 +138,7 @@ pub async fn list_keys(
 
 /// Revokes an API key; it stops working within the key cache's time-to-live (2 s by default).
 #[utoipa::path(
+    operation_id = "revokeKey",
     tag = "keys",
     security(("api_key" = [])),
     params(("key_id" = String, Path, description = "The key's id")),

@@ -10,11 +10,12 @@ pub mod checkout;
 pub mod customers;
 pub mod error;
 mod error_doc;
-pub mod idempotency;
+pub mod idempotent;
 pub mod keys;
 pub mod meta;
 pub mod report_page;
 pub mod reports;
+pub mod schema_doc;
 
 use std::{net::TcpListener, sync::Arc, time::Instant};
 
@@ -35,32 +36,31 @@ use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
 
 use self::{auth::KeyCache, error::ApiError};
-use crate::{
-    generation::Generator, ledger::Ledger, signing::Signing, store::customers::VoidedVoucher, store::Db,
-    telemetry::Metrics,
-};
+use crate::{ledger::Ledger, service::Services, signing::Signing, store::Db};
 
 /// The largest JSON body accepted (NDJSON imports have their own, larger limit).
 pub const JSON_LIMIT: usize = 1 << 20;
 
-/// Everything a handler may reach.
+/// Everything a handler may reach: the [`Services`] (which it derefs to) and what only HTTP
+/// needs (the API key cache, the route table, the OpenAPI document).
 pub struct AppState {
-    pub db: Db,
-    pub ledger: Arc<dyn Ledger>,
+    pub services: Services,
     pub keys: KeyCache,
-    pub metrics: Metrics,
-    /// The code-signing keyring, refreshed in the background.
-    pub signing: Arc<Signing>,
-    /// Runs generation jobs.
-    pub generator: Arc<Generator>,
-    /// Campaigns for the checkout's checks, trusted for a second.
-    pub campaigns: checkout::CampaignCache,
     routes: RouteTable,
     openapi_json: String,
 }
 
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.services
+    }
+}
+
 impl AppState {
     /// State over a store and a ledger; API keys are trusted for `key_ttl` once looked up.
+    /// Starts the generator's background loop.
     pub fn new(
         db: Db,
         ledger: Arc<dyn Ledger>,
@@ -69,39 +69,10 @@ impl AppState {
     ) -> web::Data<AppState> {
         let doc = openapi();
         let routes = RouteTable::from_openapi(&doc);
-        let openapi_json = doc.to_json().unwrap_or_else(|_| "{}".into());
-        let generator = Generator::new(db.clone(), signing.clone());
-        generator.spawn();
-        web::Data::new(AppState {
-            keys: KeyCache::new(db.clone(), key_ttl),
-            db,
-            ledger,
-            metrics: Metrics::new(),
-            generator,
-            campaigns: checkout::campaign_cache(),
-            signing,
-            routes,
-            openapi_json,
-        })
-    }
-
-    /// Tells the ledger about vouchers the store has just voided (consent revoked, erasure).
-    /// A ledger that cannot be told now learns it when it reloads the campaign.
-    pub async fn ledger_void(&self, voided: Vec<VoidedVoucher>) {
-        if voided.is_empty() {
-            return;
-        }
-        if let Err(e) = self.ledger.void(&voided).await {
-            tracing::warn!(error = %e, count = voided.len(), "ledger not told of voided vouchers; it reloads them");
-        }
-    }
-
-    /// Tells the ledger a campaign's rules changed (budget, status, expiry).
-    pub async fn campaign_changed(&self, campaign_id: i32) {
-        self.campaigns.invalidate(&campaign_id);
-        if let Err(e) = self.ledger.campaign_changed(campaign_id).await {
-            tracing::warn!(error = %e, campaign = campaign_id, "ledger not told of a campaign change");
-        }
+        let openapi_json = schema_doc::finish(&doc).to_string();
+        let services = Services::new(db.clone(), ledger, signing);
+        services.generator.spawn();
+        web::Data::new(AppState { keys: KeyCache::new(db, key_ttl), services, routes, openapi_json })
     }
 
     /// The OpenAPI document served at `/openapi.json`.
@@ -117,8 +88,16 @@ impl AppState {
         description = "Personalized single-use vouchers: CRM generation, checkout redemption, marketer reports. \
                        Errors are RFC 9457 problem+json with a stable `code`.",
     ),
+    // Relative: the service is the same wherever it is bound, so the server is wherever this
+    // document was fetched from (generators and schemathesis resolve it against that URL).
+    servers((url = "/", description = "The instance that served this document")),
     modifiers(&BearerAuth),
-    components(schemas(error::Problem)),
+    components(schemas(
+        error::Problem,
+        schema_doc::ExportFormat,
+        crate::domain::voucher::VoucherStatus,
+        crate::domain::status::JobStatus,
+    )),
     tags(
         (name = "meta", description = "Health, readiness, metrics and this document"),
         (name = "keys", description = "API keys (scope admin)"),
@@ -143,7 +122,8 @@ impl utoipa::Modify for BearerAuth {
 
 /// Every route, registered once for both the router and the OpenAPI document.
 fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(meta::healthz)
+    cfg.service(meta::index)
+        .service(meta::healthz)
         .service(meta::readyz)
         .service(meta::metrics)
         .service(meta::openapi_json)
@@ -373,7 +353,9 @@ pub fn serve(state: web::Data<AppState>, listener: TcpListener, workers: usize) 
             .wrap(from_fn(observe))
     })
     .listen(listener)?
-    .shutdown_timeout(10);
+    .shutdown_timeout(10)
+    // Signals are the binary's business (`app::serve_on` drains on SIGINT and SIGTERM alike).
+    .disable_signals();
     if workers > 0 {
         server = server.workers(workers);
     }

@@ -8,12 +8,12 @@ use super::{
     auth::{Authorized, ReportsScope},
     campaigns::campaign_id,
     error::ApiError,
-    report_page::{render_index_page, render_report_page, IndexEntry},
+    report_page::{render_denied_page, render_index_page, render_report_page, IndexEntry},
     AppState,
 };
 use crate::{
     domain::report::{report_csv, Report},
-    reporting,
+    service::reporting,
     store::campaigns,
 };
 
@@ -28,6 +28,7 @@ async fn load(state: &AppState, raw_id: &str) -> Result<Report, ApiError> {
 
 /// The campaign's budget and A/B report as JSON (see API.md for every field).
 #[utoipa::path(
+    operation_id = "getCampaignReport",
     tag = "reports",
     security(("api_key" = [])),
     params(("id" = String, Path)),
@@ -48,6 +49,7 @@ pub async fn report_json(
 
 /// The report as CSV: one row per variant, then one per day (columns in the header).
 #[utoipa::path(
+    operation_id = "getCampaignReportCsv",
     tag = "reports",
     security(("api_key" = [])),
     params(("id" = String, Path)),
@@ -96,12 +98,7 @@ fn html_denied(e: ApiError) -> HttpResponse {
             "Basic realm=\"vouchsafe reports\", charset=\"UTF-8\"",
         ));
     }
-    resp.body(format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\
-         <body style=\"font-family:system-ui,sans-serif;margin:3rem\"><h1>{title}</h1>\
-         <p>Sign in with any user name and an API key with the <code>reports</code> scope as the password.</p>\
-         <p>Create one with <code>vouchsafe keys create --name marketer --scopes reports</code>.</p></body></html>"
-    ))
+    resp.body(render_denied_page(title))
 }
 
 /// A page for a caller without a usable key; any other failure (the database down while
@@ -118,6 +115,7 @@ fn denied_page(auth: Result<Authorized<ReportsScope>, ApiError>) -> Result<Optio
 
 /// The campaign's report as a page with charts.
 #[utoipa::path(
+    operation_id = "getCampaignReportPage",
     tag = "reports",
     security(("api_key" = [])),
     params(("id" = String, Path)),
@@ -143,6 +141,7 @@ pub async fn report_page(
 
 /// Every campaign, linking to its report page.
 #[utoipa::path(
+    operation_id = "getReportIndex",
     tag = "reports",
     security(("api_key" = [])),
     responses(

@@ -5,6 +5,11 @@
 //! campaign (20% off vs. a fixed EUR 10) started 20 days ago; simulated checkouts over those
 //! 20 days convert at 7% (control) and 9.5% (fixed10), with a few orders cancelled (rolled
 //! back). A fixed seed makes every run alike.
+//!
+//! The demo fills a database of its own, `./vouchsafe-demo.db`, made afresh on every run, so a
+//! second run never adds a second campaign over the first one's customers. Given a database
+//! (`DATABASE_URL` or `--database-url`), it refuses one that already holds customers or
+//! campaigns: their customers would get the demo's vouchers.
 
 use anyhow::Context;
 use chrono::{Datelike, Duration, SubsecRound, Utc};
@@ -12,7 +17,8 @@ use rand::{rngs::StdRng, Rng, SeedableRng};
 
 use crate::{
     app,
-    config::Settings,
+    cli::report_table,
+    config::{DatabaseUrl, Settings, SqliteTarget},
     domain::{
         access::Scopes,
         campaign::{Budget, Discount, Variant},
@@ -20,15 +26,103 @@ use crate::{
         money::Money,
         segment::Segment,
     },
-    generation::Generator,
+    service::{generation::Generator, reporting},
     signing::Signing,
     store::{
         api_keys, campaigns,
         customers::{self, ImportRecord, NewConsent, ProfilePatch},
         redemptions::{self, Redemption},
+        segments::{self, SegmentAt},
         vouchers,
     },
 };
+
+/// The demo's own database, in the current directory.
+pub const DEMO_DATABASE: &str = "vouchsafe-demo.db";
+
+/// `vouchsafe demo`: builds the demo on its own database (or the given one, if empty), prints
+/// its report and, unless `no_serve`, serves it.
+pub async fn run(
+    mut settings: Settings,
+    database_given: bool,
+    size: usize,
+    no_serve: bool,
+) -> anyhow::Result<()> {
+    // The port first: a demo already serving there must not lose its database to this one.
+    let listener = if no_serve { None } else { Some(app::listen(&settings)?) };
+    if database_given {
+        eprintln!("demo: database: {} (as given; it must be empty)", settings.database_url.describe());
+        refuse_unless_empty(&settings).await?;
+    } else {
+        let file = std::path::PathBuf::from(DEMO_DATABASE);
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let path = format!("{DEMO_DATABASE}{suffix}");
+            match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(e).with_context(|| format!("cannot remove the previous demo's {path}"));
+                }
+                _ => {}
+            }
+        }
+        settings.database_url = DatabaseUrl::Sqlite(SqliteTarget::File(file));
+        eprintln!(
+            "demo: database: {} (the demo's own, made afresh on every run; --database-url picks another)",
+            settings.database_url.describe()
+        );
+    }
+    let made = build(&settings, size).await?;
+    let db = app::open_store(&settings)?;
+    let report = reporting::report(&db, made.campaign_id).await?.context("demo campaign vanished")?;
+    print!("{}", report_table::render_report_table(&report));
+    println!();
+    let Some(listener) = listener else {
+        println!("A reports API key for this database: {}", made.reports_key);
+        eprintln!(
+            "demo: not serving (--no-serve); to look at the report page, serve this database: \
+             DATABASE_URL={} vouchsafe serve",
+            settings.database_url
+        );
+        return Ok(());
+    };
+    let mut addr = listener.local_addr()?;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let base = format!("http://{addr}");
+    println!("Open the report:  {base}/reports/campaigns/{}", made.campaign_id);
+    println!("User name: anything; password (a reports API key): {}", made.reports_key);
+    println!(
+        "JSON:  curl -s -H 'Authorization: Bearer {}' {base}/v1/campaigns/{}/report",
+        made.reports_key, made.campaign_id
+    );
+    println!(
+        "Other commands, in another shell, use this database with:  export DATABASE_URL={}",
+        settings.database_url
+    );
+    app::serve_on(&settings, listener).await
+}
+
+/// Refuses a database that holds customers or campaigns.
+async fn refuse_unless_empty(settings: &Settings) -> anyhow::Result<()> {
+    let db = app::open_store(settings)?;
+    app::migrate(&db, settings).await?;
+    let (customers, campaigns) = db
+        .run(|c| {
+            let all =
+                SegmentAt { segment: &Segment::AllConsented, currency: "EUR", now: Utc::now().naive_utc() };
+            Ok((segments::count(c, &all)?, campaigns::list(c, None, 1)?.len()))
+        })
+        .await?;
+    if customers > 0 || campaigns > 0 {
+        anyhow::bail!(
+            "the demo fills an empty database, and this one has {customers} customer(s){}: its customers \
+             would get the demo's vouchers. Unset DATABASE_URL to use the demo's own {DEMO_DATABASE}, \
+             or point it at an empty database",
+            if campaigns > 0 { " and campaigns" } else { "" }
+        );
+    }
+    Ok(())
+}
 
 /// What the demo made: the campaign to look at and a key that opens its report.
 pub struct Demo {
@@ -110,7 +204,7 @@ pub async fn build(settings: &Settings, size: usize) -> anyhow::Result<Demo> {
         all.extend(page);
     }
     let mut rng = StdRng::seed_from_u64(2026);
-    let mut redeemed = 0usize;
+    let (mut redeemed, mut cancelled) = (0usize, 0usize);
     for v in all {
         let rate = if v.variant == 0 { 0.07 } else { 0.095 };
         if !rng.random_bool(rate) {
@@ -142,11 +236,17 @@ pub async fn build(settings: &Settings, size: usize) -> anyhow::Result<Demo> {
             redeemed += 1;
             if cancel {
                 let id = done.redemption().id.clone();
-                db.run(move |c| redemptions::rollback(c, &id, "order_cancelled")).await?;
+                if db.run(move |c| redemptions::rollback(c, &id, "order_cancelled")).await?.is_some() {
+                    cancelled += 1;
+                }
             }
         }
     }
-    eprintln!("demo: {redeemed} simulated redemptions");
+    eprintln!(
+        "demo: {} simulated redemptions count in the report ({redeemed} checkouts redeemed a voucher, \
+         {cancelled} of them were cancelled and rolled back)",
+        redeemed - cancelled
+    );
 
     let scopes = Scopes::new([crate::domain::access::Scope::Reports]).expect("non-empty");
     let (_, reports_key) = db.run(move |c| api_keys::create(c, "demo-marketer", scopes)).await?;

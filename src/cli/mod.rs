@@ -7,12 +7,14 @@ mod demo;
 mod operator;
 pub mod report_table;
 
+use std::{fmt::Write as _, io::Write as _};
+
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use crate::{
     app,
-    config::{Settings, SECRET_SETTINGS},
+    config::{DatabaseUrl, Settings, SqliteTarget, SECRET_SETTINGS},
     domain::access::Scopes,
     signing::REFRESH_EVERY,
     store::{api_keys, signing_keys, StoreError},
@@ -27,6 +29,11 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Option<Command>,
+
+    /// Whether the database was chosen (`DATABASE_URL` or `--database-url`) rather than left at
+    /// its default: `demo` uses a database of its own unless one was chosen.
+    #[arg(skip)]
+    pub database_url_given: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -53,7 +60,8 @@ pub enum Command {
         /// The campaign's id.
         campaign_id: i32,
     },
-    /// Fill the database with a realistic demo campaign, print its report, then serve it.
+    /// Fill a fresh ./vouchsafe-demo.db (or the given, empty, database) with a realistic demo
+    /// campaign, print its report, then serve it.
     Demo {
         /// How many customers to make.
         #[arg(long, default_value_t = 20_000)]
@@ -107,7 +115,18 @@ impl Cli {
     /// Parses the command line as `Cli::parse` does, except that a wrong value of a setting that
     /// may hold a secret is reported without the value (clap echoes values in its errors).
     pub fn parse_args() -> Cli {
-        Cli::try_parse().unwrap_or_else(|e| without_secret_value(e).exit())
+        use clap::{parser::ValueSource, CommandFactory, FromArgMatches};
+        let matches = Cli::command().try_get_matches().unwrap_or_else(|e| without_secret_value(e).exit());
+        let mut cli =
+            Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.format(&mut Cli::command()).exit());
+        cli.database_url_given = std::iter::successors(Some(&matches), |m| m.subcommand().map(|(_, m)| m))
+            .any(|m| {
+                matches!(
+                    m.value_source("database_url"),
+                    Some(ValueSource::EnvVariable | ValueSource::CommandLine)
+                )
+            });
+        cli
     }
 }
 
@@ -132,21 +151,77 @@ fn without_secret_value(e: clap::Error) -> clap::Error {
     .format(&mut <Cli as clap::CommandFactory>::command())
 }
 
+impl Command {
+    /// Whether the command writes to the database (`Some(true)`), only reads it (`Some(false)`),
+    /// or says itself which database it uses (`None`: `serve` in its banner, `demo`).
+    fn writes(&self) -> Option<bool> {
+        match self {
+            Command::Serve | Command::Demo { .. } => None,
+            Command::Keys(KeysCommand::List | KeysCommand::ListSigning)
+            | Command::Report { .. }
+            | Command::Export { .. } => Some(false),
+            Command::Migrate | Command::Keys(_) | Command::Import { .. } | Command::Generate { .. } => {
+                Some(true)
+            }
+        }
+    }
+}
+
+/// Says on stderr which database a command uses: always when it writes, and for a reading
+/// command when its SQLite file does not exist yet (the command is about to create an empty
+/// one), so that a shell with another `DATABASE_URL`, or none, is noticed at once.
+fn say_database(settings: &Settings, writes: bool) {
+    let new = match &settings.database_url {
+        DatabaseUrl::Sqlite(SqliteTarget::File(p)) => {
+            let dir = p.parent().filter(|d| !d.as_os_str().is_empty());
+            !p.exists() && dir.is_none_or(|d| d.is_dir())
+        }
+        _ => false,
+    };
+    if new {
+        eprintln!(
+            "database: {} (new: no such file, so it starts empty; set DATABASE_URL to use another)",
+            settings.database_url.describe()
+        );
+    } else if writes {
+        eprintln!("database: {}", settings.database_url.describe());
+    }
+}
+
+/// Writes `text` to stdout. A reader that stopped reading (`| head`) ends the output quietly,
+/// as it does for other command-line tools: a closed pipe is not an error.
+fn write_stdout(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes()).and_then(|()| out.flush()).or_else(unless_pipe_closed)
+}
+
+/// A failed write to stdout: an error, unless the reader closed the pipe.
+fn unless_pipe_closed(e: std::io::Error) -> anyhow::Result<()> {
+    match e.kind() {
+        std::io::ErrorKind::BrokenPipe => Ok(()),
+        _ => Err(e).context("cannot write to stdout"),
+    }
+}
+
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = cli.settings;
-    match cli.command.unwrap_or(Command::Serve) {
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Some(writes) = command.writes() {
+        say_database(&settings, writes);
+    }
+    match command {
         Command::Serve => app::serve(&settings).await,
         Command::Migrate => {
             let db = app::open_store(&settings)?;
             let applied = app::migrate(&db, &settings).await?;
             if applied.is_empty() {
-                eprintln!("{}: up to date", settings.database_url);
+                eprintln!("up to date");
             } else {
                 for version in &applied {
                     eprintln!("applied {version}");
                 }
-                eprintln!("{}: {} migration(s) applied", settings.database_url, applied.len());
+                eprintln!("{} migration(s) applied", applied.len());
             }
             Ok(())
         }
@@ -157,31 +232,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Report { campaign_id } => {
             let db = app::open_store(&settings)?;
             app::migrate(&db, &settings).await?;
-            let report = crate::reporting::report(&db, campaign_id)
+            let report = crate::service::reporting::report(&db, campaign_id)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("no campaign with id {campaign_id}"))?;
-            print!("{}", report_table::render_report_table(&report));
-            Ok(())
+            write_stdout(&report_table::render_report_table(&report))
         }
-        Command::Demo { size, no_serve } => {
-            let made = demo::build(&settings, size).await?;
-            let db = app::open_store(&settings)?;
-            let report =
-                crate::reporting::report(&db, made.campaign_id).await?.context("demo campaign vanished")?;
-            print!("{}", report_table::render_report_table(&report));
-            let base = format!("http://{}", settings.bind);
-            println!();
-            println!("Open the report:  {base}/reports/campaigns/{}", made.campaign_id);
-            println!("User name: anything; password (a reports API key): {}", made.reports_key);
-            println!(
-                "JSON:  curl -s -H 'Authorization: Bearer {}' {base}/v1/campaigns/{}/report",
-                made.reports_key, made.campaign_id
-            );
-            if no_serve {
-                return Ok(());
-            }
-            app::serve(&settings).await
-        }
+        Command::Demo { size, no_serve } => demo::run(settings, cli.database_url_given, size, no_serve).await,
     }
 }
 
@@ -190,7 +246,7 @@ async fn keys(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<()> {
     app::migrate(&db, settings).await?;
     match cmd {
         KeysCommand::Create { name, scopes } => {
-            let name = crate::api::keys::parse_key_name(&name).map_err(anyhow::Error::msg)?;
+            let name = crate::domain::access::parse_key_name(&name).map_err(anyhow::Error::msg)?;
             let (key, secret) = db.run(move |c| api_keys::create(c, &name, scopes)).await?;
             eprintln!(
                 "created key {} ({}) with scopes {}; its secret is printed once, below:",
@@ -206,20 +262,27 @@ async fn keys(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<()> {
             }
             let name_w = keys.iter().map(|k| k.name.chars().count()).max().unwrap_or(4).max(4);
             let scope_w = keys.iter().map(|k| k.scopes.to_string().len()).max().unwrap_or(6).max(6);
-            println!("{:<12}  {:<name_w$}  {:<scope_w$}  {:<20}  STATUS", "ID", "NAME", "SCOPES", "CREATED");
+            let mut out = String::new();
+            writeln!(
+                out,
+                "{:<12}  {:<name_w$}  {:<scope_w$}  {:<20}  STATUS",
+                "ID", "NAME", "SCOPES", "CREATED"
+            )?;
             for k in keys {
                 let status = match k.revoked_at {
                     Some(t) => format!("revoked {}", t.format("%Y-%m-%d %H:%M")),
                     None => "active".into(),
                 };
-                println!(
+                writeln!(
+                    out,
                     "{:<12}  {:<name_w$}  {:<scope_w$}  {:<20}  {status}",
                     k.id,
                     k.name,
                     k.scopes.to_string(),
                     k.created_at.format("%Y-%m-%d %H:%M:%S")
-                );
+                )?;
             }
+            write_stdout(&out)?;
         }
         KeysCommand::Revoke { id } => {
             let key_id = id.clone();
@@ -267,20 +330,23 @@ async fn keys(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<()> {
                 (true, _) => "sealed",
             };
             let stored_w = keys.iter().map(|k| stored(k).len()).max().unwrap_or(6).max(6);
-            println!("{:<4}  {:<20}  {:<stored_w$}  STATUS", "ID", "CREATED", "SECRET");
+            let mut out = String::new();
+            writeln!(out, "{:<4}  {:<20}  {:<stored_w$}  STATUS", "ID", "CREATED", "SECRET")?;
             for k in &keys {
                 let status = match k.retired_at {
                     Some(t) => format!("retired {}", t.format("%Y-%m-%d %H:%M")),
                     None if Some(k.id) == current => "current (signs new codes)".into(),
                     None => "active (verifies)".into(),
                 };
-                println!(
+                writeln!(
+                    out,
                     "{:<4}  {:<20}  {:<stored_w$}  {status}",
                     k.id,
                     k.created_at.format("%Y-%m-%d %H:%M:%S"),
                     stored(k)
-                );
+                )?;
             }
+            write_stdout(&out)?;
         }
         KeysCommand::SealSigning => {
             let master = settings.master_key.clone().context(

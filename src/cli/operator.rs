@@ -12,13 +12,15 @@ use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::{
-    api::customers::{parse_import_line, IMPORT_BATCH, MAX_IMPORT_LINE},
     app,
     config::Settings,
-    generation::Generator,
-    issuance::{export_stream, ExportFormat},
+    service::{
+        generation::Generator,
+        import::{self, IMPORT_BATCH},
+        issuance::{export_stream, ExportFormat},
+    },
     signing::Signing,
-    store::{campaigns, customers, jobs},
+    store::{campaigns, jobs},
 };
 
 fn bar(len: u64, template: &str) -> ProgressBar {
@@ -57,18 +59,10 @@ pub async fn import(settings: &Settings, file: &Path) -> anyhow::Result<()> {
             pb.inc(n as u64);
             line_no += 1;
             let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            if line.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            let parsed = if line.len() > MAX_IMPORT_LINE {
-                Err(("line_too_long", format!("a line may have at most {MAX_IMPORT_LINE} bytes")))
-            } else {
-                parse_import_line(line)
-            };
-            match parsed {
-                Ok(record) => batch.push(record),
-                Err((code, detail)) => {
+            match import::take_line(line) {
+                None => {}
+                Some(Ok(record)) => batch.push(record),
+                Some(Err((code, detail))) => {
                     rejected += 1;
                     pb.suspend(|| eprintln!("line {line_no}: {code}: {detail}"));
                 }
@@ -76,11 +70,7 @@ pub async fn import(settings: &Settings, file: &Path) -> anyhow::Result<()> {
         }
         if !batch.is_empty() {
             let n = batch.len();
-            let gone = db.run(move |c| customers::import_batch(c, &batch)).await?;
-            voided += gone.len();
-            if let Err(e) = ledger.void(&gone).await {
-                tracing::warn!(error = %e, "ledger not told of voided vouchers; it reloads them");
-            }
+            voided += import::write_batch(&db, ledger.as_ref(), batch).await?;
             imported += n;
             pb.set_message(format!("{imported} imported, {rejected} rejected"));
         }
@@ -156,8 +146,9 @@ pub async fn export(settings: &Settings, campaign_id: i32, format: &str) -> anyh
     let mut out = std::io::BufWriter::new(stdout.lock());
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| anyhow::anyhow!("export interrupted: {e}"))?;
-        out.write_all(&chunk).context("cannot write to stdout")?;
+        if let Err(e) = out.write_all(&chunk) {
+            return super::unless_pipe_closed(e);
+        }
     }
-    out.flush()?;
-    Ok(())
+    out.flush().or_else(super::unless_pipe_closed)
 }

@@ -4,9 +4,11 @@
 //! input, so control characters and bidirectional overrides are replaced by `?` before printing:
 //! nothing in a campaign or variant name can move the cursor or recolour the terminal.
 
+use crate::domain::report::format::format_redemptions;
+use crate::domain::report::page::{bare_p, truncate};
 use crate::domain::report::{
-    format_count, format_money, format_pct, format_prob, format_signed_pct, p_clause, share, Report,
-    SRM_ALERT,
+    format_count, format_money, format_pct, format_prob, format_signed_pct, outlook, p_clause, pct_bare,
+    share, signed_points, Outlook, Report, SRM_ALERT,
 };
 
 /// The widest line the table prints.
@@ -46,18 +48,7 @@ pub fn render_report_table(report: &Report) -> String {
     ));
     facts
         .push(("Remaining", b.remaining.map(|x| format_money(x, cur)).unwrap_or_else(|| "unlimited".into())));
-    facts.push((
-        "Redemptions",
-        match (b.max_redemptions, b.remaining_redemptions) {
-            (Some(max), Some(left)) => format!(
-                "{} of {} ({} left)",
-                format_count(b.redemptions),
-                format_count(max.max(0) as u64),
-                format_count(left.max(0) as u64)
-            ),
-            _ => format!("{} (no cap)", format_count(b.redemptions)),
-        },
-    ));
+    facts.push(("Redemptions", format_redemptions(b)));
     facts.push((
         "Burn per day",
         format!(
@@ -68,18 +59,13 @@ pub fn render_report_table(report: &Report) -> String {
     ));
     facts.push((
         "Projected exhaustion",
-        if b.exhausted {
-            "budget used up".into()
-        } else if let Some(at) = b.projected_exhaustion_at {
-            at.format("%Y-%m-%d %H:%M UTC").to_string()
-        } else if b.max_amount.is_none() && b.max_redemptions.is_none() {
-            "— (no cap)".into()
-        } else if r.as_of >= r.expires_at {
-            "— (campaign ended)".into()
-        } else if b.burn_per_day > 0 || b.redemptions_per_day > 0.0 {
-            "not before the campaign ends".into()
-        } else {
-            "— (no recent burn)".into()
+        match outlook(r) {
+            Outlook::UsedUp => "budget used up".into(),
+            Outlook::RunsOutAt(at) => at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            Outlook::NoCap => "— (no cap)".into(),
+            Outlook::Ended => "— (campaign ended)".into(),
+            Outlook::Outlasts => "not before the campaign ends".into(),
+            Outlook::NoRecentBurn => "— (no recent burn)".into(),
         },
     ));
     for (k, v) in facts {
@@ -134,7 +120,7 @@ pub fn render_report_table(report: &Report) -> String {
                     clean(&c.variant),
                     signed_points(c.lift_abs),
                     c.lift_rel.map(format_signed_pct).unwrap_or_else(|| "n/a".into()),
-                    p_clause(c.p_value).trim_start_matches("p = ").trim_start_matches("p ").to_string(),
+                    bare_p(c.p_value),
                     format_prob(c.prob_beat_control),
                     if c.significant { "yes" } else { "no" }.to_string(),
                 ]
@@ -219,16 +205,6 @@ fn clean(s: &str) -> String {
         .collect()
 }
 
-fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        let mut t: String = s.chars().take(max.saturating_sub(1)).collect();
-        t.push('…');
-        t
-    }
-}
-
 /// Cuts a line to `max` columns (only absurdly large numbers or names need it).
 fn fit(line: &str, max: usize) -> String {
     truncate(line.trim_end(), max)
@@ -272,65 +248,22 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
     lines
 }
 
-fn pct_bare(x: f64) -> String {
-    format!("{:.1}", if x.is_finite() { x * 100.0 } else { 0.0 })
-}
-
-/// A rate difference in percentage points: `+2.0 pts`, `−0.5 pts`.
-fn signed_points(x: f64) -> String {
-    let p = if x.is_finite() { x * 100.0 } else { 0.0 };
-    if p >= 0.05 {
-        format!("+{p:.1} pts")
-    } else if p <= -0.05 {
-        format!("\u{2212}{:.1} pts", -p)
-    } else {
-        "0.0 pts".into()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::report::{build_report, DailyInput, ReportInput, VariantInput};
-    use chrono::{NaiveDate, TimeZone, Utc};
+    use crate::domain::report::fixtures::table_input;
+    use crate::domain::report::{build_report, ReportInput};
 
     fn small() -> ReportInput {
-        ReportInput {
-            campaign_id: "cmp_7".into(),
-            campaign_name: "Birthday".into(),
-            currency: "EUR".into(),
-            status: "active".into(),
-            starts_at: Utc.with_ymd_and_hms(2024, 5, 1, 0, 0, 0).unwrap(),
-            expires_at: Utc.with_ymd_and_hms(2024, 6, 1, 0, 0, 0).unwrap(),
-            as_of: Utc.with_ymd_and_hms(2024, 5, 21, 0, 0, 0).unwrap(),
-            max_amount: Some(1_500_000),
-            max_redemptions: None,
-            variants: vec![
-                VariantInput {
-                    name: "control".into(),
-                    weight: 50,
-                    issued: 10_000,
-                    redeemed: 712,
-                    discount_spent: 700_000,
-                    order_value: 0,
-                },
-                VariantInput {
-                    name: "fixed10".into(),
-                    weight: 50,
-                    issued: 10_000,
-                    redeemed: 905,
-                    discount_spent: 300_000,
-                    order_value: 0,
-                },
-            ],
-            daily: (14..=20)
-                .map(|d| DailyInput {
-                    date: NaiveDate::from_ymd_opt(2024, 5, d).unwrap(),
-                    redemptions: 10,
-                    discount_spent: 100_000,
-                })
-                .collect(),
-        }
+        table_input()
+    }
+
+    /// The whole table of fixed reports: the page's example (both budgets) and the small one.
+    #[test]
+    fn table_snapshots() {
+        use crate::domain::report::fixtures::page_input;
+        insta::assert_snapshot!("report_table", render_report_table(&build_report(&page_input())));
+        insta::assert_snapshot!("report_table_small", render_report_table(&build_report(&small())));
     }
 
     #[test]

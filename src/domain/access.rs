@@ -193,6 +193,15 @@ pub fn token_id(token: &str) -> Option<&str> {
     (id_ok && secret_ok).then_some(id)
 }
 
+/// Parses a key name: trimmed, 1 to 100 characters, no control characters.
+pub fn parse_key_name(name: &str) -> Result<String, String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err("name must be 1 to 100 printable characters".into());
+    }
+    Ok(name.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,15 +2,16 @@
 
 use std::fmt;
 
+use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
 use super::{
     money::{Money, MAX_MINOR},
     refusal::Refusal,
+    segment::Segment,
 };
 
-/// The most variants a campaign may have (the code carries the variant in 4 bits).
-pub const MAX_VARIANTS: usize = 16;
+pub use super::bounds::MAX_VARIANTS;
 
 /// What a voucher takes off an order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -30,7 +31,7 @@ impl Discount {
     /// Checks the numbers; the error names the field under `prefix` (e.g. `discount`).
     pub fn validated(self, prefix: &str) -> Result<Discount, (String, String)> {
         match self {
-            Discount::Percent { percent, .. } if !(1..=100).contains(&percent) => {
+            Discount::Percent { percent, .. } if !super::bounds::PERCENT.contains(&percent) => {
                 Err((format!("{prefix}.percent"), "percent must be between 1 and 100".into()))
             }
             Discount::Percent { max_amount: Some(m), .. } if m == Money::ZERO => {
@@ -80,7 +81,9 @@ pub fn validate_variants(variants: Vec<Variant>) -> Result<Vec<Variant>, (String
     let mut out: Vec<Variant> = Vec::with_capacity(variants.len());
     for (i, mut v) in variants.into_iter().enumerate() {
         v.name = v.name.trim().to_owned();
-        if v.name.is_empty() || v.name.chars().count() > 64 || v.name.chars().any(char::is_control) {
+        if !super::bounds::VARIANT_NAME_CHARS.contains(&v.name.chars().count())
+            || v.name.chars().any(char::is_control)
+        {
             return Err((
                 format!("variants[{i}].name"),
                 "a variant name is 1 to 64 printable characters".into(),
@@ -89,7 +92,7 @@ pub fn validate_variants(variants: Vec<Variant>) -> Result<Vec<Variant>, (String
         if out.iter().any(|o| o.name == v.name) {
             return Err((format!("variants[{i}].name"), format!("variant name `{}` is used twice", v.name)));
         }
-        if v.weight == 0 || v.weight > 1_000_000 {
+        if !super::bounds::WEIGHT.contains(&v.weight) {
             return Err((format!("variants[{i}].weight"), "weight must be between 1 and 1000000".into()));
         }
         if let Some(d) = v.discount {
@@ -246,7 +249,9 @@ impl Rules<'_> {
 /// A campaign name: trimmed, 1 to 200 characters, none of them a control character.
 pub fn parse_name(s: &str) -> Result<String, (String, String)> {
     let name = s.trim();
-    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+    if !super::bounds::CAMPAIGN_NAME_CHARS.contains(&name.chars().count())
+        || name.chars().any(char::is_control)
+    {
         return Err(("name".into(), "name must be 1 to 200 printable characters".into()));
     }
     Ok(name.to_owned())
@@ -276,6 +281,55 @@ pub fn parse_prefix(s: &str) -> Result<String, String> {
         Ok(s.to_owned())
     } else {
         Err("prefix must be 1 to 8 characters of A-Z and 0-9".into())
+    }
+}
+
+/// A campaign with its rules parsed: what the store reads and every use case works on.
+/// Times are UTC.
+#[derive(Debug, Clone)]
+pub struct Campaign {
+    pub id: i32,
+    pub name: String,
+    pub currency: String,
+    pub segment: Segment,
+    pub discount: Discount,
+    pub min_order: i64,
+    pub budget: Budget,
+    pub starts_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub status: CampaignStatus,
+    pub prefix: String,
+    pub salt: Vec<u8>,
+    pub variants: Vec<Variant>,
+    pub next_serial: i64,
+    pub spent: i64,
+    pub redeemed: i64,
+    pub revision: i64,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl Campaign {
+    /// The discount a variant gives (its own, or the campaign's).
+    pub fn discount_of(&self, variant: usize) -> Discount {
+        self.variants.get(variant).and_then(|v| v.discount).unwrap_or(self.discount)
+    }
+
+    /// The rules a redemption of `variant` is held to.
+    pub fn rules(&self, variant: usize) -> Rules<'_> {
+        Rules {
+            status: self.status,
+            starts_at: self.starts_at,
+            expires_at: self.expires_at,
+            currency: &self.currency,
+            min_order: self.min_order,
+            discount: self.discount_of(variant),
+        }
+    }
+
+    /// The variants' weights, in order.
+    pub fn weights(&self) -> Vec<u32> {
+        self.variants.iter().map(|v| v.weight).collect()
     }
 }
 

@@ -5,10 +5,7 @@ use std::fmt;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
-/// The longest customer id accepted (CRM ids are pseudonymous keys, not free text).
-pub const MAX_ID_LEN: usize = 128;
-/// The longest loyalty tier name.
-pub const MAX_TIER_LEN: usize = 64;
+pub use super::bounds::{MAX_ID_LEN, MAX_TIER_LEN};
 /// The purpose whose consent allows personal vouchers.
 pub const OFFERS_PURPOSE: &str = "personalized_offers";
 
@@ -108,7 +105,7 @@ pub fn parse_purpose(s: &str) -> Result<String, String> {
 /// characters, trimmed.
 pub fn parse_label(what: &str, s: &str) -> Result<String, String> {
     let t = s.trim();
-    if t.is_empty() || t.chars().count() > 128 || t.chars().any(char::is_control) {
+    if !super::bounds::LABEL_CHARS.contains(&t.chars().count()) || t.chars().any(char::is_control) {
         return Err(format!("{what} must be 1 to 128 printable characters"));
     }
     Ok(t.to_owned())

@@ -9,8 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::customer::{birthday_in, CustomerFacts, LoyaltyTier};
 
-/// The most tiers one segment may list.
-pub const MAX_TIERS: usize = 50;
+pub use super::bounds::MAX_TIERS;
 
 /// A campaign's audience.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -31,10 +30,12 @@ impl Segment {
     /// Checks the rule's parameters and normalises tier names; the error names the field.
     pub fn validated(self) -> Result<Segment, (&'static str, String)> {
         match self {
-            Segment::Birthday { window_days } if !(1..=366).contains(&window_days) => {
+            Segment::Birthday { window_days } if !super::bounds::WINDOW_DAYS.contains(&window_days) => {
                 Err(("segment.window_days", "window_days must be between 1 and 366".into()))
             }
-            Segment::AbandonedCart { within_hours, .. } if !(1..=8760).contains(&within_hours) => {
+            Segment::AbandonedCart { within_hours, .. }
+                if !super::bounds::WITHIN_HOURS.contains(&within_hours) =>
+            {
                 Err(("segment.within_hours", "within_hours must be between 1 and 8760".into()))
             }
             Segment::LoyaltyTier { tiers } => {

@@ -17,7 +17,7 @@ use super::{group::GroupCommit, Ledger, LedgerError, Outcome};
 use crate::store::{
     customers::VoidedVoucher,
     redemptions::{self, Redemption, RolledBack},
-    Db,
+    Backend, Db,
 };
 
 /// A ledger kept in the relational store itself.
@@ -34,15 +34,15 @@ const SQLITE_MAX_WAIT: Duration = Duration::from_secs(5);
 impl SqlLedger {
     /// A ledger over the service's own database.
     pub fn new(db: Db) -> Self {
-        let group = match &db {
-            Db::Sqlite(_) => match GroupCommit::start_with(db.clone(), SQLITE_MAX_WAIT, 1) {
+        let group = match db.kind() {
+            Backend::Sqlite => match GroupCommit::start_with(db.clone(), SQLITE_MAX_WAIT, 1) {
                 Ok(g) => Some(g),
                 Err(e) => {
                     tracing::warn!(error = %e, "no committer thread; SQLite redemptions commit one by one");
                     None
                 }
             },
-            Db::Pg(_) => None,
+            Backend::Postgres => None,
         };
         SqlLedger { db, group }
     }

@@ -5,7 +5,6 @@ use diesel::prelude::*;
 
 use super::{schema::api_keys, Conn, StoreError};
 use crate::domain::access::{new_token, Scopes, TokenHash};
-use crate::with_conn;
 
 /// One row of `api_keys`.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -71,7 +70,7 @@ pub fn create(conn: &mut Conn, name: &str, scopes: Scopes) -> Result<(ApiKey, St
     let scopes_text = scopes.to_string();
     let row =
         NewApiKeyRow { id: &token.id, name, secret_hash: &hash_hex, scopes: &scopes_text, created_at: now };
-    with_conn!(conn, |c| diesel::insert_into(api_keys::table).values(&row).execute(c))?;
+    diesel::insert_into(api_keys::table).values(&row).execute(conn.any())?;
     let key = ApiKey {
         id: token.id.clone(),
         name: name.to_owned(),
@@ -85,36 +84,34 @@ pub fn create(conn: &mut Conn, name: &str, scopes: Scopes) -> Result<(ApiKey, St
 
 /// Finds a key by its public id.
 pub fn find(conn: &mut Conn, id: &str) -> Result<Option<ApiKey>, StoreError> {
-    let row =
-        with_conn!(conn, |c| api_keys::table.find(id).select(ApiKeyRow::as_select()).first(c).optional())?;
+    let row = api_keys::table.find(id).select(ApiKeyRow::as_select()).first(conn.any()).optional()?;
     Ok(row.map(ApiKey::from))
 }
 
 /// Keys ordered by id, starting after `after`, at most `limit`.
 pub fn list(conn: &mut Conn, after: Option<&str>, limit: i64) -> Result<Vec<ApiKey>, StoreError> {
-    let rows = with_conn!(conn, |c| {
+    let rows = {
         let mut q =
             api_keys::table.select(ApiKeyRow::as_select()).order(api_keys::id).limit(limit).into_boxed();
         if let Some(after) = after {
             q = q.filter(api_keys::id.gt(after.to_owned()));
         }
-        q.load(c)
-    })?;
+        q.load(conn.any())
+    }?;
     Ok(rows.into_iter().map(ApiKey::from).collect())
 }
 
 /// Revokes a key; revoking twice keeps the first time. `NotFound` for an unknown id.
 pub fn revoke(conn: &mut Conn, id: &str) -> Result<ApiKey, StoreError> {
     let now = Utc::now().naive_utc();
-    with_conn!(conn, |c| diesel::update(api_keys::table.find(id).filter(api_keys::revoked_at.is_null()))
+    diesel::update(api_keys::table.find(id).filter(api_keys::revoked_at.is_null()))
         .set(api_keys::revoked_at.eq(Some(now)))
-        .execute(c))?;
+        .execute(conn.any())?;
     find(conn, id)?.ok_or(StoreError::NotFound)
 }
 
 /// Whether any key that is not revoked exists (the first start explains how to make one).
 pub fn any_active(conn: &mut Conn) -> Result<bool, StoreError> {
-    let n: i64 =
-        with_conn!(conn, |c| api_keys::table.filter(api_keys::revoked_at.is_null()).count().get_result(c))?;
+    let n: i64 = api_keys::table.filter(api_keys::revoked_at.is_null()).count().get_result(conn.any())?;
     Ok(n > 0)
 }

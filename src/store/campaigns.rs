@@ -4,14 +4,14 @@
 use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
 
-use super::{schema::campaigns, Conn, StoreError};
+use super::{schema::campaigns, AnyConnection, Conn, StoreError};
 use crate::{
     domain::{
-        campaign::{Budget, CampaignStatus, Discount, Rules, Variant},
+        campaign::{Budget, CampaignStatus, Discount, Variant},
         money::Money,
         segment::Segment,
     },
-    with_conn,
+    per_backend,
 };
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -39,53 +39,7 @@ struct Row {
     updated_at: NaiveDateTime,
 }
 
-/// A campaign with its rules parsed.
-#[derive(Debug, Clone)]
-pub struct Campaign {
-    pub id: i32,
-    pub name: String,
-    pub currency: String,
-    pub segment: Segment,
-    pub discount: Discount,
-    pub min_order: i64,
-    pub budget: Budget,
-    pub starts_at: NaiveDateTime,
-    pub expires_at: NaiveDateTime,
-    pub status: CampaignStatus,
-    pub prefix: String,
-    pub salt: Vec<u8>,
-    pub variants: Vec<Variant>,
-    pub next_serial: i64,
-    pub spent: i64,
-    pub redeemed: i64,
-    pub revision: i64,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
-}
-
-impl Campaign {
-    /// The discount a variant gives (its own, or the campaign's).
-    pub fn discount_of(&self, variant: usize) -> Discount {
-        self.variants.get(variant).and_then(|v| v.discount).unwrap_or(self.discount)
-    }
-
-    /// The rules a redemption of `variant` is held to.
-    pub fn rules(&self, variant: usize) -> Rules<'_> {
-        Rules {
-            status: self.status,
-            starts_at: self.starts_at,
-            expires_at: self.expires_at,
-            currency: &self.currency,
-            min_order: self.min_order,
-            discount: self.discount_of(variant),
-        }
-    }
-
-    /// The variants' weights, in order.
-    pub fn weights(&self) -> Vec<u32> {
-        self.variants.iter().map(|v| v.weight).collect()
-    }
-}
+pub use crate::domain::campaign::Campaign;
 
 fn corrupt(id: i32, what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Conflict(format!("campaign {id} has an unreadable {what}: {e}"))
@@ -172,7 +126,8 @@ pub fn create(conn: &mut Conn, new: &NewCampaign) -> Result<Campaign, StoreError
         campaigns::created_at.eq(t),
         campaigns::updated_at.eq(t),
     );
-    let row: Row = with_conn!(conn, |c| diesel::insert_into(campaigns::table)
+    // `as_returning` selects for one backend; `MultiBackend` has no `Selectable` of its own.
+    let row: Row = per_backend!(conn, |c| diesel::insert_into(campaigns::table)
         .values(values.clone())
         .returning(Row::as_returning())
         .get_result(c))?;
@@ -181,8 +136,7 @@ pub fn create(conn: &mut Conn, new: &NewCampaign) -> Result<Campaign, StoreError
 
 /// Reads a campaign.
 pub fn get(conn: &mut Conn, id: i32) -> Result<Option<Campaign>, StoreError> {
-    let row: Option<Row> =
-        with_conn!(conn, |c| campaigns::table.find(id).select(Row::as_select()).first(c).optional())?;
+    let row: Option<Row> = campaigns::table.find(id).select(Row::as_select()).first(conn.any()).optional()?;
     row.map(Campaign::try_from).transpose()
 }
 
@@ -190,21 +144,21 @@ pub fn get(conn: &mut Conn, id: i32) -> Result<Option<Campaign>, StoreError> {
 /// transaction ends (SQLite's write transactions exclude each other already).
 pub fn get_for_update(conn: &mut Conn, id: i32) -> Result<Option<Campaign>, StoreError> {
     let query = campaigns::table.find(id);
-    let row: Option<Row> = match conn {
-        Conn::Pg(c) => query.select(Row::as_select()).for_update().first(&mut **c).optional()?,
-        Conn::Sqlite(c) => query.select(Row::as_select()).first(&mut **c).optional()?,
+    let row: Option<Row> = match conn.any() {
+        AnyConnection::Pg(c) => query.select(Row::as_select()).for_update().first(c).optional()?,
+        AnyConnection::Sqlite(c) => query.select(Row::as_select()).first(c).optional()?,
     };
     row.map(Campaign::try_from).transpose()
 }
 
 /// Campaigns by id, after `after`, at most `limit`.
 pub fn list(conn: &mut Conn, after: Option<i32>, limit: i64) -> Result<Vec<Campaign>, StoreError> {
-    let rows: Vec<Row> = with_conn!(conn, |c| campaigns::table
+    let rows: Vec<Row> = campaigns::table
         .filter(campaigns::id.gt(after.unwrap_or(0)))
         .order(campaigns::id)
         .limit(limit)
         .select(Row::as_select())
-        .load(c))?;
+        .load(conn.any())?;
     rows.into_iter().map(Campaign::try_from).collect()
 }
 
@@ -225,7 +179,7 @@ pub fn patch(conn: &mut Conn, id: i32, patch: &CampaignPatch) -> Result<Campaign
         }
         let budget = patch.budget.unwrap_or(current.budget);
         let t = Utc::now().naive_utc();
-        with_conn!(conn, |c| diesel::update(campaigns::table.find(id))
+        diesel::update(campaigns::table.find(id))
             .set((
                 campaigns::name.eq(patch.name.clone().unwrap_or(current.name.clone())),
                 campaigns::budget_amount.eq(budget.max_amount.map(Money::minor)),
@@ -235,7 +189,7 @@ pub fn patch(conn: &mut Conn, id: i32, patch: &CampaignPatch) -> Result<Campaign
                 campaigns::revision.eq(campaigns::revision + 1),
                 campaigns::updated_at.eq(t),
             ))
-            .execute(c))?;
+            .execute(conn.any())?;
         get(conn, id)?.ok_or(StoreError::NotFound)
     })
 }
@@ -243,10 +197,10 @@ pub fn patch(conn: &mut Conn, id: i32, patch: &CampaignPatch) -> Result<Campaign
 /// Reserves `n` consecutive serials; returns the first. Serials are never reused, so codes
 /// are unique by construction; a crash leaves a harmless gap.
 pub fn allocate_serials(conn: &mut Conn, id: i32, n: i64) -> Result<i64, StoreError> {
-    let next: i64 = with_conn!(conn, |c| diesel::update(campaigns::table.find(id))
+    let next: i64 = diesel::update(campaigns::table.find(id))
         .set(campaigns::next_serial.eq(campaigns::next_serial + n))
         .returning(campaigns::next_serial)
-        .get_result(c))?;
+        .get_result(conn.any())?;
     if next > i64::from(u32::MAX) + 1 {
         return Err(StoreError::Conflict(format!("campaign {id} has used all 2^32 voucher serials")));
     }

@@ -14,8 +14,11 @@ use super::{
     Conn, StoreError,
 };
 use crate::{
-    domain::customer::{Birthday, OFFERS_PURPOSE},
-    with_conn,
+    domain::{
+        customer::{Birthday, OFFERS_PURPOSE},
+        voucher::VoucherStatus,
+    },
+    per_backend,
 };
 
 /// A change to a profile: `None` leaves a field alone, `Some(None)` clears it.
@@ -90,7 +93,7 @@ fn now() -> NaiveDateTime {
 }
 
 fn find_row(conn: &mut Conn, id: &str) -> Result<Option<CustomerRow>, StoreError> {
-    Ok(with_conn!(conn, |c| customers::table.find(id).select(CustomerRow::as_select()).first(c).optional())?)
+    Ok(customers::table.find(id).select(CustomerRow::as_select()).first(conn.any()).optional()?)
 }
 
 /// Reads a profile.
@@ -107,7 +110,7 @@ pub fn upsert(conn: &mut Conn, id: &str, patch: &ProfilePatch) -> Result<(Custom
 fn upsert_in(conn: &mut Conn, id: &str, patch: &ProfilePatch) -> Result<(CustomerRow, bool), StoreError> {
     let t = now();
     let md = patch.birthday.map(|b| b.map(Birthday::md));
-    let created = with_conn!(conn, |c| diesel::insert_into(customers::table)
+    let created = per_backend!(conn, |c| diesel::insert_into(customers::table)
         .values((
             customers::id.eq(id),
             customers::birth_md.eq(md.flatten()),
@@ -121,14 +124,14 @@ fn upsert_in(conn: &mut Conn, id: &str, patch: &ProfilePatch) -> Result<(Custome
         == 1;
     if !created {
         if let Some(md) = md {
-            with_conn!(conn, |c| diesel::update(customers::table.find(id))
+            diesel::update(customers::table.find(id))
                 .set((customers::birth_md.eq(md), customers::updated_at.eq(t)))
-                .execute(c))?;
+                .execute(conn.any())?;
         }
         if let Some(tier) = &patch.loyalty_tier {
-            with_conn!(conn, |c| diesel::update(customers::table.find(id))
+            diesel::update(customers::table.find(id))
                 .set((customers::loyalty_tier.eq(tier.clone()), customers::updated_at.eq(t)))
-                .execute(c))?;
+                .execute(conn.any())?;
         }
     }
     let row = find_row(conn, id)?.ok_or(StoreError::NotFound)?;
@@ -154,7 +157,7 @@ fn append_consent(
     consent: &NewConsent,
 ) -> Result<Vec<VoidedVoucher>, StoreError> {
     let t = now();
-    with_conn!(conn, |c| diesel::insert_into(consents::table)
+    diesel::insert_into(consents::table)
         .values((
             consents::customer_id.eq(customer_id),
             consents::purpose.eq(&consent.purpose),
@@ -163,13 +166,13 @@ fn append_consent(
             consents::policy_version.eq(&consent.policy_version),
             consents::recorded_at.eq(t),
         ))
-        .execute(c))?;
+        .execute(conn.any())?;
     if consent.purpose != OFFERS_PURPOSE {
         return Ok(Vec::new());
     }
-    with_conn!(conn, |c| diesel::update(customers::table.find(customer_id))
+    diesel::update(customers::table.find(customer_id))
         .set((customers::offers_consent.eq(consent.granted), customers::updated_at.eq(t)))
-        .execute(c))?;
+        .execute(conn.any())?;
     if consent.granted {
         Ok(Vec::new())
     } else {
@@ -190,29 +193,30 @@ pub fn void_open_vouchers(
     let t = now();
     let redeemed = vouchers::customer_id
         .eq_any(customer_ids.to_vec())
-        .and(vouchers::status.eq("redeemed"))
+        .and(vouchers::status.eq(VoucherStatus::Redeemed))
         .and(vouchers::voided_at.is_null());
-    with_conn!(conn, |c| diesel::update(vouchers::table.filter(redeemed))
+    diesel::update(vouchers::table.filter(redeemed))
         .set(vouchers::voided_at.eq(Some(t)))
-        .execute(c))?;
-    let open = vouchers::customer_id.eq_any(customer_ids.to_vec()).and(vouchers::status.eq("issued"));
-    let voided: Vec<VoidedVoucher> = with_conn!(conn, |c| vouchers::table
+        .execute(conn.any())?;
+    let open =
+        vouchers::customer_id.eq_any(customer_ids.to_vec()).and(vouchers::status.eq(VoucherStatus::Issued));
+    let voided: Vec<VoidedVoucher> = vouchers::table
         .filter(open.clone())
         .select((vouchers::campaign_id, vouchers::serial))
-        .load(c))?;
-    with_conn!(conn, |c| diesel::update(vouchers::table.filter(open))
-        .set((vouchers::status.eq("voided"), vouchers::voided_at.eq(Some(t))))
-        .execute(c))?;
+        .load(conn.any())?;
+    diesel::update(vouchers::table.filter(open))
+        .set((vouchers::status.eq(VoucherStatus::Voided), vouchers::voided_at.eq(Some(t))))
+        .execute(conn.any())?;
     Ok(voided)
 }
 
 /// The consent history, newest first.
 pub fn consent_history(conn: &mut Conn, customer_id: &str) -> Result<Vec<ConsentRow>, StoreError> {
-    Ok(with_conn!(conn, |c| consents::table
+    Ok(consents::table
         .filter(consents::customer_id.eq(customer_id))
         .order(consents::id.desc())
         .select(ConsentRow::as_select())
-        .load(c))?)
+        .load(conn.any())?)
 }
 
 /// Imports a batch in one transaction: profiles, then consent statements that differ from
@@ -234,11 +238,11 @@ pub fn import_batch(conn: &mut Conn, records: &[ImportRecord]) -> Result<Vec<Voi
             return Ok(Vec::new());
         }
         let ids: Vec<String> = with_consent.iter().map(|r| r.id.clone()).collect();
-        let history: Vec<ConsentRow> = with_conn!(conn, |c| consents::table
+        let history: Vec<ConsentRow> = consents::table
             .filter(consents::customer_id.eq_any(ids.clone()))
             .order(consents::id.asc())
             .select(ConsentRow::as_select())
-            .load(c))?;
+            .load(conn.any())?;
         let mut latest: HashMap<(String, String), (bool, String, String)> = HashMap::new();
         for row in history {
             latest.insert((row.customer_id, row.purpose), (row.granted, row.source, row.policy_version));
@@ -271,15 +275,16 @@ pub fn import_batch(conn: &mut Conn, records: &[ImportRecord]) -> Result<Vec<Voi
             }
         }
         for chunk in rows.chunks(1000) {
-            with_conn!(conn, |c| diesel::insert_into(consents::table).values(chunk).execute(c))?;
+            // A multi-row VALUES: `MultiBackend` has no batch insert (SQLite's lacks DEFAULT).
+            per_backend!(conn, |c| diesel::insert_into(consents::table).values(chunk).execute(c))?;
         }
         for granted in [true, false] {
             let who: Vec<String> =
                 offers.iter().filter(|(_, g)| **g == granted).map(|(id, _)| id.to_string()).collect();
             if !who.is_empty() {
-                with_conn!(conn, |c| diesel::update(customers::table.filter(customers::id.eq_any(who)))
+                diesel::update(customers::table.filter(customers::id.eq_any(who)))
                     .set((customers::offers_consent.eq(granted), customers::updated_at.eq(t)))
-                    .execute(c))?;
+                    .execute(conn.any())?;
             }
         }
         // Any revocation in the batch voids what was open at that moment, even if re-granted later.
@@ -320,7 +325,7 @@ fn upsert_profiles(conn: &mut Conn, records: &[ImportRecord]) -> Result<(), Stor
             let insert = || diesel::insert_into(customers::table).values(chunk);
             let on_id = || insert().on_conflict(customers::id);
             match (birthday, tier) {
-                (true, true) => with_conn!(conn, |c| on_id()
+                (true, true) => per_backend!(conn, |c| on_id()
                     .do_update()
                     .set((
                         customers::birth_md.eq(excluded(customers::birth_md)),
@@ -328,21 +333,21 @@ fn upsert_profiles(conn: &mut Conn, records: &[ImportRecord]) -> Result<(), Stor
                         customers::updated_at.eq(excluded(customers::updated_at)),
                     ))
                     .execute(c))?,
-                (true, false) => with_conn!(conn, |c| on_id()
+                (true, false) => per_backend!(conn, |c| on_id()
                     .do_update()
                     .set((
                         customers::birth_md.eq(excluded(customers::birth_md)),
                         customers::updated_at.eq(excluded(customers::updated_at)),
                     ))
                     .execute(c))?,
-                (false, true) => with_conn!(conn, |c| on_id()
+                (false, true) => per_backend!(conn, |c| on_id()
                     .do_update()
                     .set((
                         customers::loyalty_tier.eq(excluded(customers::loyalty_tier)),
                         customers::updated_at.eq(excluded(customers::updated_at)),
                     ))
                     .execute(c))?,
-                (false, false) => with_conn!(conn, |c| insert().on_conflict_do_nothing().execute(c))?,
+                (false, false) => per_backend!(conn, |c| insert().on_conflict_do_nothing().execute(c))?,
             };
         }
     }
@@ -353,7 +358,7 @@ fn upsert_profiles(conn: &mut Conn, records: &[ImportRecord]) -> Result<(), Stor
 pub fn put_cart(conn: &mut Conn, cart: &CartRow) -> Result<(), StoreError> {
     conn.transaction(|conn| {
         upsert_in(conn, &cart.customer_id, &ProfilePatch::default())?;
-        with_conn!(conn, |c| diesel::insert_into(carts::table)
+        per_backend!(conn, |c| diesel::insert_into(carts::table)
             .values(cart)
             .on_conflict((carts::customer_id, carts::cart_id))
             .do_update()
@@ -369,17 +374,17 @@ pub fn put_cart(conn: &mut Conn, cart: &CartRow) -> Result<(), StoreError> {
 
 /// Removes a cart (it was bought); `false` when there was none.
 pub fn delete_cart(conn: &mut Conn, customer_id: &str, cart_id: &str) -> Result<bool, StoreError> {
-    let n = with_conn!(conn, |c| diesel::delete(carts::table.find((customer_id, cart_id))).execute(c))?;
+    let n = diesel::delete(carts::table.find((customer_id, cart_id))).execute(conn.any())?;
     Ok(n == 1)
 }
 
 /// A customer's carts.
 pub fn carts_of(conn: &mut Conn, customer_id: &str) -> Result<Vec<CartRow>, StoreError> {
-    Ok(with_conn!(conn, |c| carts::table
+    Ok(carts::table
         .filter(carts::customer_id.eq(customer_id))
         .order(carts::cart_id)
         .select(CartRow::as_select())
-        .load(c))?)
+        .load(conn.any())?)
 }
 
 /// Erasure: voids open vouchers, unlinks every voucher (and its code) from the customer and
@@ -398,11 +403,11 @@ pub fn erase(conn: &mut Conn, customer_id: &str) -> Result<Option<Vec<VoidedVouc
         // batch written after this commits finds the customer gone (`generation::write_batch`).
         super::jobs::lock_all(conn)?;
         let voided = void_open_vouchers(conn, &[customer_id.to_owned()])?;
-        with_conn!(conn, |c| diesel::update(vouchers::table.filter(vouchers::customer_id.eq(customer_id)))
+        diesel::update(vouchers::table.filter(vouchers::customer_id.eq(customer_id)))
             .set((vouchers::customer_id.eq(None::<String>), vouchers::code.eq(None::<String>)))
-            .execute(c))?;
+            .execute(conn.any())?;
         super::redemptions::unlink_customer(conn, customer_id)?;
-        with_conn!(conn, |c| diesel::delete(customers::table.find(customer_id)).execute(c))?;
+        diesel::delete(customers::table.find(customer_id)).execute(conn.any())?;
         let before = greatest_id(conn, customer_id, false)?.unwrap_or_default();
         super::jobs::replace_cursor(conn, customer_id, &before)?;
         Ok(Some(voided))
@@ -414,11 +419,11 @@ pub fn erase(conn: &mut Conn, customer_id: &str) -> Result<Option<Vec<VoidedVouc
 pub fn greatest_id(conn: &mut Conn, bound: &str, inclusive: bool) -> Result<Option<String>, StoreError> {
     use diesel::dsl::max;
     let bound = bound.to_owned();
-    Ok(with_conn!(conn, |c| if inclusive {
-        customers::table.filter(customers::id.le(bound)).select(max(customers::id)).first(c)
+    Ok(if inclusive {
+        customers::table.filter(customers::id.le(bound)).select(max(customers::id)).first(conn.any())
     } else {
-        customers::table.filter(customers::id.lt(bound)).select(max(customers::id)).first(c)
-    })?)
+        customers::table.filter(customers::id.lt(bound)).select(max(customers::id)).first(conn.any())
+    }?)
 }
 
 /// Which of these customers exist.
@@ -426,10 +431,10 @@ pub fn existing(conn: &mut Conn, ids: &[&str]) -> Result<HashSet<String>, StoreE
     let mut found = HashSet::with_capacity(ids.len());
     for chunk in ids.chunks(1000) {
         let chunk: Vec<String> = chunk.iter().map(|s| (*s).to_owned()).collect();
-        let rows: Vec<String> = with_conn!(conn, |c| customers::table
+        let rows: Vec<String> = customers::table
             .filter(customers::id.eq_any(chunk.clone()))
             .select(customers::id)
-            .load(c))?;
+            .load(conn.any())?;
         found.extend(rows);
     }
     Ok(found)

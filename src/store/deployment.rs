@@ -4,7 +4,7 @@
 use diesel::{sql_query, sql_types::Text, QueryableByName, RunQueryDsl};
 
 use super::{Conn, StoreError};
-use crate::with_conn;
+use crate::per_backend;
 
 #[derive(QueryableByName)]
 struct Row {
@@ -14,6 +14,6 @@ struct Row {
 
 /// This database's deployment id (16 hex characters).
 pub fn id(conn: &mut Conn) -> Result<String, StoreError> {
-    let row: Row = with_conn!(conn, |c| sql_query("SELECT id FROM deployment LIMIT 1").get_result(c))?;
+    let row: Row = per_backend!(conn, |c| sql_query("SELECT id FROM deployment LIMIT 1").get_result(c))?;
     Ok(row.id)
 }

@@ -12,7 +12,7 @@ use chrono::{Duration, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
 use super::{schema::idempotency_keys as idem, Conn, StoreError};
-use crate::with_conn;
+use crate::per_backend;
 
 /// How long an unanswered reservation holds its key before a retry may run.
 pub const LEASE: std::time::Duration = std::time::Duration::from_secs(60);
@@ -87,7 +87,7 @@ pub fn reserve(
     hash: &str,
     now: NaiveDateTime,
 ) -> Result<Option<Stored>, StoreError> {
-    let inserted = with_conn!(conn, |c| diesel::insert_into(idem::table)
+    let inserted = per_backend!(conn, |c| diesel::insert_into(idem::table)
         .values((
             idem::api_key_id.eq(api_key_id),
             idem::idem_key.eq(key),
@@ -102,25 +102,25 @@ pub fn reserve(
         return Ok(None);
     }
     let expired = now - Duration::from_std(LEASE).unwrap_or_else(|_| Duration::seconds(60));
-    let taken = with_conn!(conn, |c| diesel::update(
-        idem::table.find((api_key_id, key)).filter(idem::status.eq(0)).filter(idem::created_at.lt(expired))
+    let taken = diesel::update(
+        idem::table.find((api_key_id, key)).filter(idem::status.eq(0)).filter(idem::created_at.lt(expired)),
     )
     .set((idem::request_hash.eq(hash), idem::created_at.eq(now)))
-    .execute(c))?;
+    .execute(conn.any())?;
     if taken == 1 {
         return Ok(None);
     }
-    let stored = with_conn!(conn, |c| idem::table
+    let stored = idem::table
         .find((api_key_id, key))
         .select((idem::request_hash, idem::status, idem::body))
-        .first(c))?;
+        .first(conn.any())?;
     Ok(Some(stored))
 }
 
 /// Records the first answer.
 fn complete(conn: &mut Conn, api_key_id: &str, key: &str, status: i32, body: &str) -> Result<(), StoreError> {
-    with_conn!(conn, |c| diesel::update(idem::table.find((api_key_id, key)))
+    diesel::update(idem::table.find((api_key_id, key)))
         .set((idem::status.eq(status), idem::body.eq(body)))
-        .execute(c))?;
+        .execute(conn.any())?;
     Ok(())
 }

@@ -5,8 +5,7 @@ use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
 use rand::RngCore;
 
-use super::{schema::generation_jobs as jobs, Conn, StoreError};
-use crate::with_conn;
+use super::{schema::generation_jobs as jobs, AnyConnection, Conn, StoreError};
 
 /// A generation job as stored.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -46,7 +45,7 @@ pub fn create(conn: &mut Conn, campaign_id: i32) -> Result<JobRow, StoreError> {
     rand::rng().fill_bytes(&mut raw);
     let id = format!("gen_{}", hex::encode(raw));
     let t = now();
-    with_conn!(conn, |c| diesel::insert_into(jobs::table)
+    diesel::insert_into(jobs::table)
         .values((
             jobs::id.eq(&id),
             jobs::campaign_id.eq(campaign_id),
@@ -54,25 +53,25 @@ pub fn create(conn: &mut Conn, campaign_id: i32) -> Result<JobRow, StoreError> {
             jobs::created_at.eq(t),
             jobs::updated_at.eq(t),
         ))
-        .execute(c))?;
+        .execute(conn.any())?;
     get(conn, &id)?.ok_or(StoreError::NotFound)
 }
 
 /// Reads a job.
 pub fn get(conn: &mut Conn, id: &str) -> Result<Option<JobRow>, StoreError> {
-    Ok(with_conn!(conn, |c| jobs::table.find(id).select(JobRow::as_select()).first(c).optional())?)
+    Ok(jobs::table.find(id).select(JobRow::as_select()).first(conn.any()).optional()?)
 }
 
 /// Jobs a worker may take: queued ones, and running ones whose worker stopped beating
 /// before `stale_before` (it crashed or was killed).
 pub fn claimable(conn: &mut Conn, stale_before: NaiveDateTime) -> Result<Vec<String>, StoreError> {
-    Ok(with_conn!(conn, |c| jobs::table
+    Ok(jobs::table
         .filter(
-            jobs::status.eq("queued").or(jobs::status.eq("running").and(jobs::updated_at.lt(stale_before)))
+            jobs::status.eq("queued").or(jobs::status.eq("running").and(jobs::updated_at.lt(stale_before))),
         )
         .order(jobs::created_at)
         .select(jobs::id)
-        .load(c))?)
+        .load(conn.any())?)
 }
 
 /// Takes a job for `owner`; `false` when another worker has it.
@@ -82,19 +81,19 @@ pub fn claim(
     owner: &str,
     stale_before: NaiveDateTime,
 ) -> Result<bool, StoreError> {
-    let n = with_conn!(conn, |c| diesel::update(jobs::table.find(id).filter(
-        jobs::status.eq("queued").or(jobs::status.eq("running").and(jobs::updated_at.lt(stale_before)))
+    let n = diesel::update(jobs::table.find(id).filter(
+        jobs::status.eq("queued").or(jobs::status.eq("running").and(jobs::updated_at.lt(stale_before))),
     ))
     .set((jobs::status.eq("running"), jobs::owner.eq(owner), jobs::updated_at.eq(now())))
-    .execute(c))?;
+    .execute(conn.any())?;
     Ok(n == 1)
 }
 
 /// Sets the job's total (customers in the segment when it started); `false` if not owned.
 pub fn set_total(conn: &mut Conn, id: &str, owner: &str, total: i64) -> Result<bool, StoreError> {
-    let n = with_conn!(conn, |c| diesel::update(jobs::table.find(id).filter(jobs::owner.eq(owner)))
+    let n = diesel::update(jobs::table.find(id).filter(jobs::owner.eq(owner)))
         .set((jobs::total.eq(total), jobs::updated_at.eq(now())))
-        .execute(c))?;
+        .execute(conn.any())?;
     Ok(n == 1)
 }
 
@@ -107,18 +106,17 @@ pub fn advance(
     p: Progress,
     cursor: &str,
 ) -> Result<bool, StoreError> {
-    let n = with_conn!(conn, |c| diesel::update(
-        jobs::table.find(id).filter(jobs::owner.eq(owner)).filter(jobs::status.eq("running"))
-    )
-    .set((
-        jobs::processed.eq(jobs::processed + p.processed),
-        jobs::issued.eq(jobs::issued + p.issued),
-        jobs::skipped_no_consent.eq(jobs::skipped_no_consent + p.skipped_no_consent),
-        jobs::skipped_existing.eq(jobs::skipped_existing + p.skipped_existing),
-        jobs::cursor.eq(Some(cursor)),
-        jobs::updated_at.eq(now()),
-    ))
-    .execute(c))?;
+    let n =
+        diesel::update(jobs::table.find(id).filter(jobs::owner.eq(owner)).filter(jobs::status.eq("running")))
+            .set((
+                jobs::processed.eq(jobs::processed + p.processed),
+                jobs::issued.eq(jobs::issued + p.issued),
+                jobs::skipped_no_consent.eq(jobs::skipped_no_consent + p.skipped_no_consent),
+                jobs::skipped_existing.eq(jobs::skipped_existing + p.skipped_existing),
+                jobs::cursor.eq(Some(cursor)),
+                jobs::updated_at.eq(now()),
+            ))
+            .execute(conn.any())?;
     Ok(n == 1)
 }
 
@@ -130,9 +128,9 @@ pub fn finish(
     status: &str,
     error: Option<&str>,
 ) -> Result<(), StoreError> {
-    with_conn!(conn, |c| diesel::update(jobs::table.find(id).filter(jobs::owner.eq(owner)))
+    diesel::update(jobs::table.find(id).filter(jobs::owner.eq(owner)))
         .set((jobs::status.eq(status), jobs::error.eq(error), jobs::updated_at.eq(now())))
-        .execute(c))?;
+        .execute(conn.any())?;
     Ok(())
 }
 
@@ -141,8 +139,8 @@ pub fn finish(
 /// starts after the batch is committed. SQLite needs nothing: its write transactions already
 /// run one at a time (`BEGIN IMMEDIATE`).
 pub fn lock_for_batch(conn: &mut Conn, id: &str) -> Result<(), StoreError> {
-    if let Conn::Pg(c) = conn {
-        jobs::table.find(id).select(jobs::id).for_update().first::<String>(&mut **c).optional()?;
+    if let AnyConnection::Pg(c) = conn.any() {
+        jobs::table.find(id).select(jobs::id).for_update().first::<String>(c).optional()?;
     }
     Ok(())
 }
@@ -150,8 +148,8 @@ pub fn lock_for_batch(conn: &mut Conn, id: &str) -> Result<(), StoreError> {
 /// Waits for every batch being written and holds new ones back until the caller's transaction
 /// ends (PostgreSQL: an `EXCLUSIVE` table lock, which plain reads of jobs pass).
 pub fn lock_all(conn: &mut Conn) -> Result<(), StoreError> {
-    if let Conn::Pg(c) = conn {
-        diesel::sql_query("LOCK TABLE generation_jobs IN EXCLUSIVE MODE").execute(&mut **c)?;
+    if let AnyConnection::Pg(c) = conn.any() {
+        diesel::sql_query("LOCK TABLE generation_jobs IN EXCLUSIVE MODE").execute(c)?;
     }
     Ok(())
 }
@@ -159,7 +157,7 @@ pub fn lock_all(conn: &mut Conn) -> Result<(), StoreError> {
 /// Moves every job whose cursor is `from` to `to` (erasure: the cursor must not name an erased
 /// customer).
 pub fn replace_cursor(conn: &mut Conn, from: &str, to: &str) -> Result<usize, StoreError> {
-    Ok(with_conn!(conn, |c| diesel::update(jobs::table.filter(jobs::cursor.eq(from)))
+    Ok(diesel::update(jobs::table.filter(jobs::cursor.eq(from)))
         .set(jobs::cursor.eq(to))
-        .execute(c))?)
+        .execute(conn.any())?)
 }

@@ -1,9 +1,14 @@
 //! The relational store: diesel over PostgreSQL or SQLite with one code path.
 //!
-//! [`Db`] is a small enum over two r2d2 pools. Queries are written once inside
-//! [`with_conn!`], which expands the same diesel expression for each backend, so every query
-//! is type-checked against both and there is no per-backend copy to drift. Blocking diesel
-//! calls run on tokio's blocking pool through [`Db::run`], never on the async executor.
+//! [`Db`] is one r2d2 pool of [`AnyConnection`], diesel's `#[derive(MultiConnection)]` over
+//! PostgreSQL and SQLite. A query whose SQL both backends share is written once and run on
+//! `conn.any()` directly: plain selects, inserts, updates, deletes and `RETURNING`.
+//! `MultiConnection` cannot express what only one backend's dialect has, so those few places
+//! use [`per_backend!`], which pastes its body once per backend with the concrete connection:
+//! `ON CONFLICT` (diesel gives its `MultiBackend` no upsert clause), `FOR UPDATE` (SQLite has
+//! none), `unnest` over arrays and raw SQL (PostgreSQL only), `BEGIN IMMEDIATE`, migrations.
+//! Blocking diesel calls run on tokio's blocking pool through [`Db::run`], never on the async
+//! executor. Why this split, with the compiler's own words: `docs/architecture.md` (Store).
 
 pub mod api_keys;
 pub mod campaigns;
@@ -23,7 +28,7 @@ use std::time::Duration;
 use diesel::{
     connection::SimpleConnection,
     pg::PgConnection,
-    r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection},
+    r2d2::{Pool, PooledConnection},
     sqlite::SqliteConnection,
 };
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
@@ -38,10 +43,13 @@ const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqli
 pub enum StoreError {
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// No connection could be checked out in time: the database is down or saturated.
+    #[error("database unavailable: {0}")]
+    Pool(#[from] diesel::r2d2::PoolError),
     #[error("database query failed: {0}")]
     Query(#[from] diesel::result::Error),
     #[error("migration failed: {0}")]
-    Migration(String),
+    Migration(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("not found")]
     NotFound,
     #[error("{0}")]
@@ -49,25 +57,33 @@ pub enum StoreError {
     #[error("signing key secret cannot be read: {0}")]
     Sealed(String),
     #[error("background task failed: {0}")]
-    Join(String),
+    Join(#[from] tokio::task::JoinError),
 }
 
-impl From<diesel::r2d2::PoolError> for StoreError {
-    fn from(e: diesel::r2d2::PoolError) -> Self {
-        StoreError::Unavailable(e.to_string())
-    }
+/// A connection of either backend. Queries that both dialects share run on it as it is;
+/// [`per_backend!`] reaches the concrete connection where the SQL differs.
+#[derive(diesel::MultiConnection)]
+pub enum AnyConnection {
+    Pg(PgConnection),
+    Sqlite(SqliteConnection),
 }
 
-type PgPool = Pool<ConnectionManager<PgConnection>>;
-type SqlitePool = Pool<ConnectionManager<SqliteConnection>>;
+/// Which database a [`Db`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
 
 /// A checked-out connection of either backend.
-pub enum Conn {
-    Pg(PooledConnection<ConnectionManager<PgConnection>>),
-    Sqlite(PooledConnection<ConnectionManager<SqliteConnection>>),
-}
+pub struct Conn(PooledConnection<Manager>);
 
 impl Conn {
+    /// The connection, for a query that both backends' SQL shares.
+    pub fn any(&mut self) -> &mut AnyConnection {
+        &mut self.0
+    }
+
     /// Runs `f` in one transaction: committed when it returns `Ok`, rolled back otherwise.
     /// SQLite transactions start with `BEGIN IMMEDIATE`, taking the write lock up front, so
     /// two writers queue on the busy timeout instead of failing on a stale snapshot.
@@ -86,16 +102,16 @@ impl Conn {
         f: impl FnOnce(&mut Conn) -> Result<R, E>,
     ) -> Result<R, E> {
         use diesel::connection::{AnsiTransactionManager as Tm, TransactionManager};
-        match self {
-            Conn::Pg(c) => Tm::begin_transaction(&mut **c)?,
-            Conn::Sqlite(c) => Tm::begin_transaction_sql(&mut **c, "BEGIN IMMEDIATE")?,
+        match self.any() {
+            AnyConnection::Pg(c) => Tm::begin_transaction(c)?,
+            AnyConnection::Sqlite(c) => Tm::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
         }
         let result = f(self);
-        let ended = match (&result, &mut *self) {
-            (Ok(_), Conn::Pg(c)) => Tm::commit_transaction(&mut **c),
-            (Ok(_), Conn::Sqlite(c)) => Tm::commit_transaction(&mut **c),
-            (Err(_), Conn::Pg(c)) => Tm::rollback_transaction(&mut **c),
-            (Err(_), Conn::Sqlite(c)) => Tm::rollback_transaction(&mut **c),
+        let ended = match (&result, self.any()) {
+            (Ok(_), AnyConnection::Pg(c)) => Tm::commit_transaction(c),
+            (Ok(_), AnyConnection::Sqlite(c)) => Tm::commit_transaction(c),
+            (Err(_), AnyConnection::Pg(c)) => Tm::rollback_transaction(c),
+            (Err(_), AnyConnection::Sqlite(c)) => Tm::rollback_transaction(c),
         };
         match (result, ended) {
             (Ok(r), Ok(())) => Ok(r),
@@ -103,9 +119,7 @@ impl Conn {
             (Err(e), _) => Err(e),
         }
     }
-}
 
-impl Conn {
     /// Runs `f` in one read-only transaction that sees one snapshot of the database
     /// (PostgreSQL `REPEATABLE READ`; SQLite's deferred transaction under WAL reads one
     /// snapshot from its first read on). For reads that must agree with each other.
@@ -114,16 +128,16 @@ impl Conn {
         f: impl FnOnce(&mut Conn) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
         use diesel::connection::{AnsiTransactionManager as Tm, TransactionManager};
-        match self {
-            Conn::Pg(c) => {
-                Tm::begin_transaction_sql(&mut **c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?
+        match self.any() {
+            AnyConnection::Pg(c) => {
+                Tm::begin_transaction_sql(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?
             }
-            Conn::Sqlite(c) => Tm::begin_transaction_sql(&mut **c, "BEGIN DEFERRED")?,
+            AnyConnection::Sqlite(c) => Tm::begin_transaction_sql(c, "BEGIN DEFERRED")?,
         }
         let result = f(self);
-        let ended = match &mut *self {
-            Conn::Pg(c) => Tm::rollback_transaction(&mut **c),
-            Conn::Sqlite(c) => Tm::rollback_transaction(&mut **c),
+        let ended = match self.any() {
+            AnyConnection::Pg(c) => Tm::rollback_transaction(c),
+            AnyConnection::Sqlite(c) => Tm::rollback_transaction(c),
         };
         match (result, ended) {
             (Ok(r), Ok(())) => Ok(r),
@@ -133,20 +147,19 @@ impl Conn {
     }
 }
 
-/// Runs one diesel expression on whichever backend `$conn` is, binding the concrete
-/// connection (`&mut PgConnection` or `&mut SqliteConnection`) to `$c`.
+/// Runs code whose SQL differs between the backends, binding the concrete connection
+/// (`&mut PgConnection`, then `&mut SqliteConnection`) to `$c`.
+///
+/// Pitfall: the body is pasted once per backend into a `match`, it is not a closure. A `?` or
+/// `return` inside it leaves the *enclosing function*, and the body is type-checked twice,
+/// once against each backend. Write only dialect-specific SQL here (`ON CONFLICT`, `FOR
+/// UPDATE`, `unnest`, raw SQL); a query both dialects share runs on `conn.any()` instead.
 #[macro_export]
-macro_rules! with_conn {
+macro_rules! per_backend {
     ($conn:expr, |$c:ident| $body:expr) => {
-        match $conn {
-            $crate::store::Conn::Pg(pooled) => {
-                let $c: &mut ::diesel::pg::PgConnection = &mut *pooled;
-                $body
-            }
-            $crate::store::Conn::Sqlite(pooled) => {
-                let $c: &mut ::diesel::sqlite::SqliteConnection = &mut *pooled;
-                $body
-            }
+        match $crate::store::Conn::any($conn) {
+            $crate::store::AnyConnection::Pg($c) => $body,
+            $crate::store::AnyConnection::Sqlite($c) => $body,
         }
     };
 }
@@ -155,24 +168,53 @@ macro_rules! with_conn {
 /// writer waits for the lock instead of failing, foreign keys enforced, and `synchronous =
 /// FULL`: a commit (an acknowledged redemption) waits for the disk, so power loss or an OS
 /// crash cannot take it back (under WAL, `NORMAL` may lose the last commits).
-#[derive(Debug)]
-struct SqlitePragmas;
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
+     PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;";
 
-impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
-    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
-        conn.batch_execute(
-            "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
-             PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
-        )
-        .map_err(diesel::r2d2::Error::QueryError)
+/// Opens connections of the configured backend. diesel's own `ConnectionManager` for a
+/// `MultiConnection` tries every backend in turn on the URL and drops their errors, so a
+/// refused PostgreSQL connection would be reported as "invalid connection url".
+#[derive(Debug)]
+pub struct Manager {
+    backend: Backend,
+    url: String,
+}
+
+impl diesel::r2d2::ManageConnection for Manager {
+    type Connection = AnyConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<AnyConnection, Self::Error> {
+        use diesel::Connection;
+        match self.backend {
+            Backend::Postgres => PgConnection::establish(&self.url)
+                .map(AnyConnection::Pg)
+                .map_err(diesel::r2d2::Error::ConnectionError),
+            Backend::Sqlite => {
+                let mut c =
+                    SqliteConnection::establish(&self.url).map_err(diesel::r2d2::Error::ConnectionError)?;
+                c.batch_execute(SQLITE_PRAGMAS).map_err(diesel::r2d2::Error::QueryError)?;
+                Ok(AnyConnection::Sqlite(c))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), Self::Error> {
+        use diesel::r2d2::R2D2Connection;
+        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+        use diesel::r2d2::R2D2Connection;
+        std::thread::panicking() || conn.is_broken()
     }
 }
 
 /// A pool of connections to the configured database.
 #[derive(Clone)]
-pub enum Db {
-    Pg(PgPool),
-    Sqlite(SqlitePool),
+pub struct Db {
+    pool: Pool<Manager>,
+    backend: Backend,
 }
 
 impl Db {
@@ -186,8 +228,8 @@ impl Db {
                     .max_size(pool_size.max(1))
                     .min_idle(Some(0))
                     .connection_timeout(timeout)
-                    .build_unchecked(ConnectionManager::<PgConnection>::new(raw.clone()));
-                Ok(Db::Pg(pool))
+                    .build_unchecked(Manager { backend: Backend::Postgres, url: raw.clone() });
+                Ok(Db { pool, backend: Backend::Postgres })
             }
             DatabaseUrl::Sqlite(target) => {
                 let (conn_str, size) = match target {
@@ -205,42 +247,39 @@ impl Db {
                         (path.to_string_lossy().into_owned(), pool_size.clamp(1, 8))
                     }
                 };
-                let mut builder = Pool::builder()
-                    .max_size(size)
-                    .connection_timeout(timeout)
-                    .connection_customizer(Box::new(SqlitePragmas));
+                let mut builder = Pool::builder().max_size(size).connection_timeout(timeout);
                 if matches!(target, SqliteTarget::Memory) {
                     builder = builder.min_idle(Some(1)).idle_timeout(None).max_lifetime(None);
                 } else {
                     builder = builder.min_idle(Some(0));
                 }
-                Ok(Db::Sqlite(builder.build_unchecked(ConnectionManager::<SqliteConnection>::new(conn_str))))
+                let pool = builder.build_unchecked(Manager { backend: Backend::Sqlite, url: conn_str });
+                Ok(Db { pool, backend: Backend::Sqlite })
             }
         }
     }
 
     /// The backend's name.
     pub fn backend(&self) -> &'static str {
-        match self {
-            Db::Pg(_) => "postgres",
-            Db::Sqlite(_) => "sqlite",
+        match self.backend {
+            Backend::Postgres => "postgres",
+            Backend::Sqlite => "sqlite",
         }
+    }
+
+    /// Which backend this is.
+    pub fn kind(&self) -> Backend {
+        self.backend
     }
 
     /// Checks a connection out, waiting at most `timeout`.
     pub fn get_timeout(&self, timeout: Duration) -> Result<Conn, StoreError> {
-        Ok(match self {
-            Db::Pg(p) => Conn::Pg(p.get_timeout(timeout)?),
-            Db::Sqlite(p) => Conn::Sqlite(p.get_timeout(timeout)?),
-        })
+        Ok(Conn(self.pool.get_timeout(timeout)?))
     }
 
     /// Checks a connection out with the pool's own timeout.
     pub fn get(&self) -> Result<Conn, StoreError> {
-        Ok(match self {
-            Db::Pg(p) => Conn::Pg(p.get()?),
-            Db::Sqlite(p) => Conn::Sqlite(p.get()?),
-        })
+        Ok(Conn(self.pool.get()?))
     }
 
     /// Runs blocking store code on the blocking pool with a pooled connection.
@@ -254,22 +293,21 @@ impl Db {
             let mut conn = db.get()?;
             f(&mut conn)
         })
-        .await
-        .map_err(|e| StoreError::Join(e.to_string()))?
+        .await?
     }
 
     /// Applies every pending migration; returns the versions applied (empty when up to date).
     pub fn migrate(&self) -> Result<Vec<String>, StoreError> {
         let mut conn = self.get()?;
-        let applied = match &mut conn {
-            Conn::Pg(c) => {
+        let applied = match conn.any() {
+            AnyConnection::Pg(c) => {
                 c.run_pending_migrations(PG_MIGRATIONS).map(|v| v.iter().map(|m| m.to_string()).collect())
             }
-            Conn::Sqlite(c) => {
+            AnyConnection::Sqlite(c) => {
                 c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.iter().map(|m| m.to_string()).collect())
             }
         };
-        applied.map_err(|e| StoreError::Migration(e.to_string()))
+        applied.map_err(StoreError::Migration)
     }
 
     /// Answers when the database does, within `timeout`.
@@ -277,10 +315,9 @@ impl Db {
         let db = self.clone();
         tokio::task::spawn_blocking(move || {
             let mut conn = db.get_timeout(timeout)?;
-            with_conn!(&mut conn, |c| c.batch_execute("SELECT 1"))?;
+            conn.any().batch_execute("SELECT 1")?;
             Ok(())
         })
-        .await
-        .map_err(|e| StoreError::Join(e.to_string()))?
+        .await?
     }
 }

@@ -16,11 +16,11 @@ use rand::RngCore;
 use super::{
     campaigns::{self as campaign_store, Campaign},
     schema::{campaigns, redemptions, rollbacks, vouchers},
-    Conn, StoreError,
+    AnyConnection, Conn, StoreError,
 };
 use crate::{
-    domain::{money::Money, Refusal},
-    with_conn,
+    domain::{money::Money, voucher::VoucherStatus, Refusal},
+    per_backend,
 };
 
 /// A stored redemption.
@@ -78,12 +78,12 @@ pub type Outcome = Result<Redeemed, Refusal>;
 pub fn find_replay(conn: &mut Conn, r: &Redemption) -> Result<Option<Outcome>, StoreError> {
     if let Some(key) = &r.idem_key {
         let (who, key) = (r.api_key_id.clone(), key.clone());
-        let by_key: Option<Redemption> = with_conn!(conn, |c| redemptions::table
+        let by_key: Option<Redemption> = redemptions::table
             .filter(redemptions::api_key_id.eq(who))
             .filter(redemptions::idem_key.eq(Some(key)))
             .select(Redemption::as_select())
-            .first(c)
-            .optional())?;
+            .first(conn.any())
+            .optional()?;
         if let Some(first) = by_key {
             return Ok(Some(if first.request_hash == r.request_hash {
                 Ok(Redeemed::Replay(first))
@@ -92,14 +92,14 @@ pub fn find_replay(conn: &mut Conn, r: &Redemption) -> Result<Option<Outcome>, S
             }));
         }
     }
-    let by_order: Option<Redemption> = with_conn!(conn, |c| redemptions::table
+    let by_order: Option<Redemption> = redemptions::table
         .filter(redemptions::campaign_id.eq(r.campaign_id))
         .filter(redemptions::serial.eq(r.serial))
         .filter(redemptions::order_id.eq(&r.order_id))
         .filter(redemptions::rolled_back_at.is_null())
         .select(Redemption::as_select())
-        .first(c)
-        .optional())?;
+        .first(conn.any())
+        .optional()?;
     Ok(by_order.map(|first| Ok(Redeemed::Replay(first))))
 }
 
@@ -110,15 +110,15 @@ fn voucher_refusal(
     serial: i64,
     customer_id: Option<&str>,
 ) -> Result<Option<Refusal>, StoreError> {
-    let voucher: Option<(Option<String>, String)> = with_conn!(conn, |c| vouchers::table
+    let voucher: Option<(Option<String>, VoucherStatus)> = vouchers::table
         .find((campaign_id, serial))
         .select((vouchers::customer_id, vouchers::status))
-        .first(c)
-        .optional())?;
+        .first(conn.any())
+        .optional()?;
     Ok(match voucher {
         None => Some(Refusal::UnknownVoucher),
-        Some((_, status)) if status == "voided" => Some(Refusal::Voided),
-        Some((_, status)) if status == "redeemed" => Some(Refusal::AlreadyRedeemed),
+        Some((_, VoucherStatus::Voided)) => Some(Refusal::Voided),
+        Some((_, VoucherStatus::Redeemed)) => Some(Refusal::AlreadyRedeemed),
         Some((owner, _)) if owner.as_deref() != customer_id => Some(Refusal::CustomerMismatch),
         Some(_) => None,
     })
@@ -158,7 +158,7 @@ fn take_room(
     amount: i64,
     count: i64,
 ) -> Result<bool, StoreError> {
-    let took = with_conn!(conn, |c| diesel::update(
+    let took = diesel::update(
         campaigns::table
             .find(campaign)
             .filter(campaigns::status.eq("active"))
@@ -169,26 +169,54 @@ fn take_room(
             .filter(
                 campaigns::budget_amount
                     .is_null()
-                    .or(campaigns::budget_amount.ge((campaigns::spent + amount).nullable()))
+                    .or(campaigns::budget_amount.ge((campaigns::spent + amount).nullable())),
             )
             .filter(
                 campaigns::budget_redemptions
                     .is_null()
-                    .or(campaigns::budget_redemptions.ge((campaigns::redeemed + count).nullable()))
-            )
+                    .or(campaigns::budget_redemptions.ge((campaigns::redeemed + count).nullable())),
+            ),
     )
     .set((
         campaigns::spent.eq(campaigns::spent + amount),
-        campaigns::redeemed.eq(campaigns::redeemed + count)
+        campaigns::redeemed.eq(campaigns::redeemed + count),
     ))
-    .execute(c))?;
+    .execute(conn.any())?;
     Ok(took == 1)
 }
+
+/// Why a commit's transaction rolled back: the store failed, or `R`, a reason of the commit's
+/// own (control flow, told apart by type).
+#[derive(Debug)]
+enum Abort<R> {
+    Store(StoreError),
+    Because(R),
+}
+
+impl<R> From<StoreError> for Abort<R> {
+    fn from(e: StoreError) -> Self {
+        Abort::Store(e)
+    }
+}
+
+impl<R> From<diesel::result::Error> for Abort<R> {
+    fn from(e: diesel::result::Error) -> Self {
+        Abort::Store(e.into())
+    }
+}
+
+/// The voucher was no longer `issued` when it was to be marked redeemed.
+#[derive(Debug)]
+struct VoucherChanged;
+
+/// A member of a batch would be refused (or replays an earlier redemption).
+#[derive(Debug)]
+struct BatchRefused;
 
 /// Makes a redemption real, or says why not (see the module doc). `lock_campaign` takes the
 /// campaign's row lock first (the SQL ledger's serialization point on PostgreSQL).
 pub fn commit(conn: &mut Conn, r: &Redemption, lock_campaign: bool) -> Result<Outcome, StoreError> {
-    conn.transaction(|conn| {
+    conn.transaction_with(|conn| {
         let campaign = if lock_campaign {
             campaign_store::get_for_update(conn, r.campaign_id)?
         } else {
@@ -215,26 +243,28 @@ pub fn commit(conn: &mut Conn, r: &Redemption, lock_campaign: bool) -> Result<Ou
             let why = rules_refusal(&fresh, r)?.or_else(|| budget_refusal(&fresh, r));
             return Ok(Err(why.unwrap_or(Refusal::BudgetExhausted)));
         }
-        with_conn!(conn, |c| diesel::insert_into(redemptions::table).values(r).execute(c))?;
-        let marked = with_conn!(conn, |c| diesel::update(
-            vouchers::table.find((r.campaign_id, r.serial)).filter(vouchers::status.eq("issued"))
+        diesel::insert_into(redemptions::table).values(r).execute(conn.any())?;
+        let marked = diesel::update(
+            vouchers::table
+                .find((r.campaign_id, r.serial))
+                .filter(vouchers::status.eq(VoucherStatus::Issued)),
         )
-        .set(vouchers::status.eq("redeemed"))
-        .execute(c))?;
+        .set(vouchers::status.eq(VoucherStatus::Redeemed))
+        .execute(conn.any())?;
         if marked != 1 {
-            return Err(StoreError::Conflict("voucher changed during redemption".into()));
+            return Err(Abort::Because(VoucherChanged));
         }
         Ok(Ok(Redeemed::New(r.clone())))
     })
     .or_else(|e| match e {
         // Two transactions raced for one voucher: the loser's insert hit the unique index. The
         // winner may have been this very request (a replay that arrived twice at once).
-        StoreError::Query(diesel::result::Error::DatabaseError(
+        Abort::Store(StoreError::Query(diesel::result::Error::DatabaseError(
             diesel::result::DatabaseErrorKind::UniqueViolation,
             _,
-        )) => lost_race(conn, r),
-        StoreError::Conflict(m) if m == "voucher changed during redemption" => lost_race(conn, r),
-        other => Err(other),
+        ))) => lost_race(conn, r),
+        Abort::Because(VoucherChanged) => lost_race(conn, r),
+        Abort::Store(other) => Err(other),
     })
 }
 
@@ -243,8 +273,6 @@ pub fn commit(conn: &mut Conn, r: &Redemption, lock_campaign: bool) -> Result<Ou
 fn lost_race(conn: &mut Conn, r: &Redemption) -> Result<Outcome, StoreError> {
     Ok(find_replay(conn, r)?.unwrap_or(Err(Refusal::AlreadyRedeemed)))
 }
-
-const BATCH_REFUSED: &str = "a redemption of the batch was refused";
 
 /// Commits redemptions that a faster gate (Redis) already allowed, all in one transaction:
 /// per campaign one conditional budget update for their sum and one voucher update, then one
@@ -257,8 +285,8 @@ pub fn commit_batch(conn: &mut Conn, batch: &[Redemption]) -> Result<bool, Store
     for r in batch {
         by_campaign.entry(r.campaign_id).or_default().push(r);
     }
-    let refused = || StoreError::Conflict(BATCH_REFUSED.into());
-    let outcome = conn.transaction(|conn| {
+    let refused = || Abort::Because(BatchRefused);
+    let outcome = conn.transaction_with(|conn| {
         for (&campaign, members) in &by_campaign {
             // The rules and the budget for the batch as a whole (read unlocked: the budget
             // update below is conditional and takes the row lock last).
@@ -279,14 +307,14 @@ pub fn commit_batch(conn: &mut Conn, batch: &[Redemption]) -> Result<bool, Store
                 .filter(vouchers::campaign_id.eq(campaign))
                 .filter(vouchers::serial.eq_any(&serials))
                 .select((vouchers::serial, vouchers::customer_id, vouchers::status));
-            let rows: Vec<(i64, Option<String>, String)> = match conn {
-                Conn::Pg(c) => query.for_update().load(&mut **c)?,
+            let rows: Vec<(i64, Option<String>, VoucherStatus)> = match conn.any() {
+                AnyConnection::Pg(c) => query.for_update().load(c)?,
                 // SQLite: the transaction began IMMEDIATE, so it already excludes other writers.
-                Conn::Sqlite(c) => query.load(&mut **c)?,
+                AnyConnection::Sqlite(c) => query.load(c)?,
             };
             let issued: std::collections::HashMap<i64, Option<String>> = rows
                 .into_iter()
-                .filter(|(_, _, status)| status == "issued")
+                .filter(|(_, _, status)| *status == VoucherStatus::Issued)
                 .map(|(s, o, _)| (s, o))
                 .collect();
             if issued.len() != members.len()
@@ -294,15 +322,16 @@ pub fn commit_batch(conn: &mut Conn, batch: &[Redemption]) -> Result<bool, Store
             {
                 return Err(refused());
             }
-            with_conn!(conn, |c| diesel::update(
+            diesel::update(
                 vouchers::table
                     .filter(vouchers::campaign_id.eq(campaign))
-                    .filter(vouchers::serial.eq_any(&serials))
+                    .filter(vouchers::serial.eq_any(&serials)),
             )
-            .set(vouchers::status.eq("redeemed"))
-            .execute(c))?;
+            .set(vouchers::status.eq(VoucherStatus::Redeemed))
+            .execute(conn.any())?;
         }
-        with_conn!(conn, |c| diesel::insert_into(redemptions::table).values(batch).execute(c))?;
+        // A multi-row VALUES: `MultiBackend` has no batch insert (SQLite's lacks DEFAULT).
+        per_backend!(conn, |c| diesel::insert_into(redemptions::table).values(batch).execute(c))?;
         // The hot campaign rows last, so they stay locked only for their update and the commit
         // (batches on other committers do their voucher and insert work meanwhile).
         for (&campaign, members) in &by_campaign {
@@ -317,21 +346,21 @@ pub fn commit_batch(conn: &mut Conn, batch: &[Redemption]) -> Result<bool, Store
     });
     match outcome {
         Ok(()) => Ok(true),
-        Err(StoreError::Conflict(m)) if m == BATCH_REFUSED => Ok(false),
+        Err(Abort::Because(BatchRefused)) => Ok(false),
         // A unique index (a voucher or key taken meanwhile), a deadlock with another writer:
         // one by one, each gets its own answer. A lost connection fails the whole batch.
-        Err(StoreError::Query(diesel::result::Error::DatabaseError(kind, _)))
+        Err(Abort::Store(StoreError::Query(diesel::result::Error::DatabaseError(kind, _))))
             if !matches!(kind, diesel::result::DatabaseErrorKind::ClosedConnection) =>
         {
             Ok(false)
         }
-        Err(e) => Err(e),
+        Err(Abort::Store(e)) => Err(e),
     }
 }
 
 /// A redemption by id.
 pub fn get(conn: &mut Conn, id: &str) -> Result<Option<Redemption>, StoreError> {
-    Ok(with_conn!(conn, |c| redemptions::table.find(id).select(Redemption::as_select()).first(c).optional())?)
+    Ok(redemptions::table.find(id).select(Redemption::as_select()).first(conn.any()).optional()?)
 }
 
 /// What a rollback did.
@@ -355,45 +384,46 @@ pub fn rollback(conn: &mut Conn, id: &str, reason: &str) -> Result<Option<Rolled
             return Ok(Some(RolledBack { redemption: r, now: false, voided: false }));
         }
         let now = Utc::now().naive_utc();
-        let n = with_conn!(conn, |c| diesel::update(
-            redemptions::table.find(id).filter(redemptions::rolled_back_at.is_null())
-        )
-        .set((redemptions::rolled_back_at.eq(Some(now)), redemptions::rollback_reason.eq(Some(reason))))
-        .execute(c))?;
+        let n = diesel::update(redemptions::table.find(id).filter(redemptions::rolled_back_at.is_null()))
+            .set((redemptions::rolled_back_at.eq(Some(now)), redemptions::rollback_reason.eq(Some(reason))))
+            .execute(conn.any())?;
         if n != 1 {
             let r = get(conn, id)?.ok_or(StoreError::NotFound)?;
             return Ok(Some(RolledBack { redemption: r, now: false, voided: false }));
         }
-        with_conn!(conn, |c| diesel::update(campaigns::table.find(r.campaign_id))
+        diesel::update(campaigns::table.find(r.campaign_id))
             .set((
                 campaigns::spent.eq(campaigns::spent - r.discount),
-                campaigns::redeemed.eq(campaigns::redeemed - 1)
+                campaigns::redeemed.eq(campaigns::redeemed - 1),
             ))
-            .execute(c))?;
-        let (owner, voided_at): (Option<String>, Option<NaiveDateTime>) =
-            with_conn!(conn, |c| vouchers::table
-                .find((r.campaign_id, r.serial))
-                .select((vouchers::customer_id, vouchers::voided_at))
-                .first(c))?;
+            .execute(conn.any())?;
+        let (owner, voided_at): (Option<String>, Option<NaiveDateTime>) = vouchers::table
+            .find((r.campaign_id, r.serial))
+            .select((vouchers::customer_id, vouchers::voided_at))
+            .first(conn.any())?;
         let status: String =
-            with_conn!(conn, |c| campaigns::table.find(r.campaign_id).select(campaigns::status).first(c))?;
+            campaigns::table.find(r.campaign_id).select(campaigns::status).first(conn.any())?;
         let voided = voided_at.is_some() || owner.is_none() || status == "ended";
-        let redeemed =
-            vouchers::table.find((r.campaign_id, r.serial)).filter(vouchers::status.eq("redeemed"));
+        let redeemed = vouchers::table
+            .find((r.campaign_id, r.serial))
+            .filter(vouchers::status.eq(VoucherStatus::Redeemed));
         if voided {
-            with_conn!(conn, |c| diesel::update(redeemed)
-                .set((vouchers::status.eq("voided"), vouchers::voided_at.eq(Some(voided_at.unwrap_or(now)))))
-                .execute(c))?;
+            diesel::update(redeemed)
+                .set((
+                    vouchers::status.eq(VoucherStatus::Voided),
+                    vouchers::voided_at.eq(Some(voided_at.unwrap_or(now))),
+                ))
+                .execute(conn.any())?;
         } else {
-            with_conn!(conn, |c| diesel::update(redeemed).set(vouchers::status.eq("issued")).execute(c))?;
+            diesel::update(redeemed).set(vouchers::status.eq(VoucherStatus::Issued)).execute(conn.any())?;
         }
-        with_conn!(conn, |c| diesel::insert_into(rollbacks::table)
+        diesel::insert_into(rollbacks::table)
             .values((
                 rollbacks::redemption_id.eq(id),
                 rollbacks::reason.eq(reason),
-                rollbacks::rolled_back_at.eq(now)
+                rollbacks::rolled_back_at.eq(now),
             ))
-            .execute(c))?;
+            .execute(conn.any())?;
         let r = get(conn, id)?.ok_or(StoreError::NotFound)?;
         Ok(Some(RolledBack { redemption: r, now: true, voided }))
     })
@@ -421,21 +451,19 @@ pub fn check(
 
 /// Unlinks a customer from their redemptions (erasure); amounts stay for the totals.
 pub fn unlink_customer(conn: &mut Conn, customer_id: &str) -> Result<(), StoreError> {
-    with_conn!(conn, |c| diesel::update(
-        redemptions::table.filter(redemptions::customer_id.eq(customer_id))
-    )
-    .set((redemptions::customer_id.eq(None::<String>), redemptions::code.eq(None::<String>)))
-    .execute(c))?;
+    diesel::update(redemptions::table.filter(redemptions::customer_id.eq(customer_id)))
+        .set((redemptions::customer_id.eq(None::<String>), redemptions::code.eq(None::<String>)))
+        .execute(conn.any())?;
     Ok(())
 }
 
 /// A customer's redemptions (for the export).
 pub fn of_customer(conn: &mut Conn, customer_id: &str) -> Result<Vec<Redemption>, StoreError> {
-    Ok(with_conn!(conn, |c| redemptions::table
+    Ok(redemptions::table
         .filter(redemptions::customer_id.eq(customer_id))
         .order(redemptions::redeemed_at)
         .select(Redemption::as_select())
-        .load(c))?)
+        .load(conn.any())?)
 }
 
 /// What a ledger reload needs of one live redemption.
@@ -452,7 +480,7 @@ pub struct LiveRedemption {
 
 /// Every live redemption of a campaign, for a ledger reload.
 pub fn live_for_reload(conn: &mut Conn, campaign_id: i32) -> Result<Vec<LiveRedemption>, StoreError> {
-    Ok(with_conn!(conn, |c| redemptions::table
+    Ok(redemptions::table
         .filter(redemptions::campaign_id.eq(campaign_id))
         .filter(redemptions::rolled_back_at.is_null())
         .select((
@@ -464,7 +492,7 @@ pub fn live_for_reload(conn: &mut Conn, campaign_id: i32) -> Result<Vec<LiveRede
             redemptions::order_id,
             redemptions::request_hash,
         ))
-        .load(c))?)
+        .load(conn.any())?)
 }
 
 /// Whether a redemption id is in the database.

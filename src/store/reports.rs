@@ -9,7 +9,7 @@ use diesel::{
     QueryableByName, RunQueryDsl,
 };
 
-use super::{Conn, StoreError};
+use super::{AnyConnection, Conn, StoreError};
 
 #[derive(QueryableByName)]
 struct Issued {
@@ -70,9 +70,9 @@ pub fn aggregates(conn: &mut Conn, campaign_id: i32, variants: usize) -> Result<
     let issued_sql = format!(
         "SELECT variant, COUNT(*) AS n FROM vouchers WHERE campaign_id = {campaign_id} GROUP BY variant"
     );
-    let day_expr = match conn {
-        Conn::Pg(_) => "to_char(redeemed_at, 'YYYY-MM-DD')",
-        Conn::Sqlite(_) => "substr(redeemed_at, 1, 10)",
+    let day_expr = match conn.any() {
+        AnyConnection::Pg(_) => "to_char(redeemed_at, 'YYYY-MM-DD')",
+        AnyConnection::Sqlite(_) => "substr(redeemed_at, 1, 10)",
     };
     // One pass over the live redemptions, grouped by variant and day; folded below.
     let redeemed_sql = format!(
@@ -83,7 +83,7 @@ pub fn aggregates(conn: &mut Conn, campaign_id: i32, variants: usize) -> Result<
          CAST(COALESCE(SUM(order_amount % {SPLIT}), 0) AS BIGINT) AS order_lo FROM redemptions \
          WHERE campaign_id = {campaign_id} AND rolled_back_at IS NULL GROUP BY 1, 2"
     );
-    let (issued, redeemed): (Vec<Issued>, Vec<VariantDay>) = crate::with_conn!(conn, |c| {
+    let (issued, redeemed): (Vec<Issued>, Vec<VariantDay>) = crate::per_backend!(conn, |c| {
         let issued = sql_query(&issued_sql).load(c)?;
         let redeemed = sql_query(&redeemed_sql).load(c)?;
         Ok::<_, diesel::result::Error>((issued, redeemed))

@@ -8,10 +8,7 @@ use super::{
     schema::{carts, customers},
     Conn, StoreError,
 };
-use crate::{
-    domain::segment::{birthday_window, Segment},
-    with_conn,
-};
+use crate::domain::segment::{birthday_window, Segment};
 
 /// A segment as of a moment, for a campaign's currency.
 #[derive(Debug, Clone)]
@@ -61,33 +58,33 @@ pub fn page(
     limit: i64,
 ) -> Result<Vec<(String, bool)>, StoreError> {
     let after = after.unwrap_or("").to_owned();
-    Ok(with_conn!(conn, |c| {
+    Ok({
         let q = customers::table
             .select((customers::id, customers::offers_consent))
             .filter(customers::id.gt(after))
             .order(customers::id)
             .limit(limit)
             .into_boxed();
-        in_segment!(q, at).load(c)
-    })?)
+        in_segment!(q, at).load(conn.any())
+    }?)
 }
 
 /// How many customers are in the segment (consented or not).
 pub fn count(conn: &mut Conn, at: &SegmentAt) -> Result<i64, StoreError> {
-    Ok(with_conn!(conn, |c| {
+    Ok({
         let q = customers::table.select(diesel::dsl::count_star()).into_boxed();
-        in_segment!(q, at).first(c)
-    })?)
+        in_segment!(q, at).first(conn.any())
+    }?)
 }
 
 /// Whether one customer is in the segment (consent aside).
 pub fn contains(conn: &mut Conn, at: &SegmentAt, customer_id: &str) -> Result<bool, StoreError> {
-    let n: i64 = with_conn!(conn, |c| {
+    let n: i64 = {
         let q = customers::table
             .select(diesel::dsl::count_star())
             .filter(customers::id.eq(customer_id.to_owned()))
             .into_boxed();
-        in_segment!(q, at).first(c)
-    })?;
+        in_segment!(q, at).first(conn.any())
+    }?;
     Ok(n > 0)
 }

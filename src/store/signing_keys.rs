@@ -11,7 +11,7 @@ use diesel::prelude::*;
 use rand::RngCore;
 
 use super::{schema::signing_keys, Conn, StoreError};
-use crate::{config::MasterKey, with_conn};
+use crate::{config::MasterKey, per_backend};
 
 /// A signing key with its secret opened.
 pub struct SigningKeyRecord {
@@ -97,7 +97,7 @@ pub fn open(master: Option<&MasterKey>, id: u8, stored: &str) -> Result<[u8; 32]
 }
 
 fn load_rows(conn: &mut Conn) -> Result<Vec<Row>, StoreError> {
-    Ok(with_conn!(conn, |c| signing_keys::table.select(Row::as_select()).order(signing_keys::id).load(c))?)
+    Ok(signing_keys::table.select(Row::as_select()).order(signing_keys::id).load(conn.any())?)
 }
 
 /// The stored form of a sealed secret starts with this.
@@ -221,11 +221,11 @@ pub fn seal_plain(conn: &mut Conn, master: &MasterKey) -> Result<(usize, usize),
         for key in keys.iter().filter(|k| !k.is_sealed()) {
             let sealed = seal(Some(master), key.id, &key.open(None)?);
             let (id, plain) = (i32::from(key.id), key.stored.as_str());
-            sealed_now += with_conn!(conn, |c| diesel::update(
-                signing_keys::table.filter(signing_keys::id.eq(id)).filter(signing_keys::secret.eq(plain))
+            sealed_now += diesel::update(
+                signing_keys::table.filter(signing_keys::id.eq(id)).filter(signing_keys::secret.eq(plain)),
             )
             .set(signing_keys::secret.eq(&sealed))
-            .execute(c))?;
+            .execute(conn.any())?;
         }
         Ok((sealed_now, keys.len() - sealed_now))
     })
@@ -236,7 +236,7 @@ fn insert(conn: &mut Conn, master: Option<&MasterKey>, id: u8) -> Result<bool, S
     rand::rng().fill_bytes(&mut secret);
     let sealed = seal(master, id, &secret);
     let now = Utc::now().naive_utc();
-    let inserted = with_conn!(conn, |c| diesel::insert_into(signing_keys::table)
+    let inserted = per_backend!(conn, |c| diesel::insert_into(signing_keys::table)
         .values((
             signing_keys::id.eq(i32::from(id)),
             signing_keys::secret.eq(&sealed),
@@ -249,7 +249,7 @@ fn insert(conn: &mut Conn, master: Option<&MasterKey>, id: u8) -> Result<bool, S
 
 /// Makes key 1 when there is no signing key at all (first migrate). Safe to race.
 pub fn ensure_one(conn: &mut Conn, master: Option<&MasterKey>) -> Result<bool, StoreError> {
-    let n: i64 = with_conn!(conn, |c| signing_keys::table.count().get_result(c))?;
+    let n: i64 = signing_keys::table.count().get_result(conn.any())?;
     if n > 0 {
         return Ok(false);
     }
@@ -262,7 +262,7 @@ pub fn rotate(conn: &mut Conn, master: Option<&MasterKey>) -> Result<u8, StoreEr
     prove_master(&list(conn)?, master)?;
     for _ in 0..5 {
         let max: Option<i32> =
-            with_conn!(conn, |c| signing_keys::table.select(diesel::dsl::max(signing_keys::id)).first(c))?;
+            signing_keys::table.select(diesel::dsl::max(signing_keys::id)).first(conn.any())?;
         let next = max.unwrap_or(0) + 1;
         let id = u8::try_from(next).map_err(|_| {
             StoreError::Conflict("all 255 signing key ids are used; codes cannot name a 256th key".into())
@@ -287,9 +287,9 @@ pub fn retire(conn: &mut Conn, id: u8) -> Result<NaiveDateTime, StoreError> {
         )));
     }
     let now = Utc::now().naive_utc();
-    with_conn!(conn, |c| diesel::update(signing_keys::table.find(i32::from(id)))
+    diesel::update(signing_keys::table.find(i32::from(id)))
         .set(signing_keys::retired_at.eq(Some(now)))
-        .execute(c))?;
+        .execute(conn.any())?;
     Ok(now)
 }
 

@@ -4,8 +4,28 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::{schema::vouchers, Conn, StoreError};
-use crate::with_conn;
+use super::{schema::vouchers, AnyConnection, Conn, StoreError};
+use crate::domain::voucher::VoucherStatus;
+
+impl<DB> diesel::serialize::ToSql<diesel::sql_types::Text, DB> for VoucherStatus
+where
+    DB: diesel::backend::Backend,
+    str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+{
+    fn to_sql<'b>(&'b self, out: &mut diesel::serialize::Output<'b, '_, DB>) -> diesel::serialize::Result {
+        self.as_str().to_sql(out)
+    }
+}
+
+impl<DB> diesel::deserialize::FromSql<diesel::sql_types::Text, DB> for VoucherStatus
+where
+    DB: diesel::backend::Backend,
+    String: diesel::deserialize::FromSql<diesel::sql_types::Text, DB>,
+{
+    fn from_sql(bytes: DB::RawValue<'_>) -> diesel::deserialize::Result<Self> {
+        Ok(String::from_sql(bytes)?.parse()?)
+    }
+}
 
 /// A voucher about to be stored.
 #[derive(Debug, Clone, Insertable)]
@@ -17,7 +37,7 @@ pub struct NewVoucher {
     pub variant: i32,
     pub key_id: i32,
     pub code: Option<String>,
-    pub status: String,
+    pub status: VoucherStatus,
     pub issued_at: NaiveDateTime,
 }
 
@@ -31,7 +51,7 @@ pub struct VoucherRow {
     pub variant: i32,
     pub key_id: i32,
     pub code: Option<String>,
-    pub status: String,
+    pub status: VoucherStatus,
     pub issued_at: NaiveDateTime,
     pub voided_at: Option<NaiveDateTime>,
 }
@@ -49,8 +69,8 @@ pub fn insert_batch(conn: &mut Conn, rows: &[NewVoucher]) -> Result<usize, Store
     if rows.is_empty() {
         return Ok(0);
     }
-    match conn {
-        Conn::Pg(c) => {
+    match conn.any() {
+        AnyConnection::Pg(c) => {
             use diesel::sql_types::{Array, Int4, Int8, Nullable, Text, Timestamp};
             let column = |f: fn(&NewVoucher) -> i32| rows.iter().map(f).collect::<Vec<i32>>();
             Ok(diesel::sql_query(
@@ -65,11 +85,11 @@ pub fn insert_batch(conn: &mut Conn, rows: &[NewVoucher]) -> Result<usize, Store
             .bind::<Array<Int4>, _>(column(|v| v.variant))
             .bind::<Array<Int4>, _>(column(|v| v.key_id))
             .bind::<Array<Nullable<Text>>, _>(rows.iter().map(|v| v.code.clone()).collect::<Vec<_>>())
-            .bind::<Array<Text>, _>(rows.iter().map(|v| v.status.clone()).collect::<Vec<_>>())
+            .bind::<Array<Text>, _>(rows.iter().map(|v| v.status.as_str()).collect::<Vec<_>>())
             .bind::<Array<Timestamp>, _>(rows.iter().map(|v| v.issued_at).collect::<Vec<_>>())
-            .execute(&mut **c)?)
+            .execute(c)?)
         }
-        Conn::Sqlite(c) => {
+        AnyConnection::Sqlite(c) => {
             let mut inserted = 0;
             // SQLite allows 32,766 bound values per statement: 8 columns × 4,000 rows stays below.
             for chunk in rows.chunks(4000) {
@@ -77,7 +97,7 @@ pub fn insert_batch(conn: &mut Conn, rows: &[NewVoucher]) -> Result<usize, Store
                     .values(chunk)
                     .on_conflict((vouchers::campaign_id, vouchers::customer_id))
                     .do_nothing()
-                    .execute(&mut **c)?;
+                    .execute(c)?;
             }
             Ok(inserted)
         }
@@ -90,30 +110,30 @@ pub fn of_customer_in(
     campaign_id: i32,
     customer_id: &str,
 ) -> Result<Option<VoucherRow>, StoreError> {
-    Ok(with_conn!(conn, |c| vouchers::table
+    Ok(vouchers::table
         .filter(vouchers::campaign_id.eq(campaign_id))
         .filter(vouchers::customer_id.eq(customer_id))
         .select(VoucherRow::as_select())
-        .first(c)
-        .optional())?)
+        .first(conn.any())
+        .optional()?)
 }
 
 /// Every voucher a customer holds.
 pub fn of_customer(conn: &mut Conn, customer_id: &str) -> Result<Vec<VoucherRow>, StoreError> {
-    Ok(with_conn!(conn, |c| vouchers::table
+    Ok(vouchers::table
         .filter(vouchers::customer_id.eq(customer_id))
         .order((vouchers::campaign_id, vouchers::serial))
         .select(VoucherRow::as_select())
-        .load(c))?)
+        .load(conn.any())?)
 }
 
 /// A voucher by the key its code carries.
 pub fn get(conn: &mut Conn, campaign_id: i32, serial: i64) -> Result<Option<VoucherRow>, StoreError> {
-    Ok(with_conn!(conn, |c| vouchers::table
+    Ok(vouchers::table
         .find((campaign_id, serial))
         .select(VoucherRow::as_select())
-        .first(c)
-        .optional())?)
+        .first(conn.any())
+        .optional()?)
 }
 
 /// A campaign's vouchers still linked to a customer, by serial after `after`, at most `limit`
@@ -124,29 +144,26 @@ pub fn page(
     after: Option<i64>,
     limit: i64,
 ) -> Result<Vec<VoucherRow>, StoreError> {
-    Ok(with_conn!(conn, |c| vouchers::table
+    Ok(vouchers::table
         .filter(vouchers::campaign_id.eq(campaign_id))
         .filter(vouchers::serial.gt(after.unwrap_or(-1)))
         .filter(vouchers::customer_id.is_not_null())
         .order(vouchers::serial)
         .limit(limit)
         .select(VoucherRow::as_select())
-        .load(c))?)
+        .load(conn.any())?)
 }
 
 /// How many vouchers a campaign has issued (erased customers' included).
 pub fn count_issued(conn: &mut Conn, campaign_id: i32) -> Result<i64, StoreError> {
-    Ok(with_conn!(conn, |c| vouchers::table
-        .filter(vouchers::campaign_id.eq(campaign_id))
-        .count()
-        .get_result(c))?)
+    Ok(vouchers::table.filter(vouchers::campaign_id.eq(campaign_id)).count().get_result(conn.any())?)
 }
 
 /// The serials of a campaign's voided vouchers, for a ledger reload.
 pub fn voided_serials(conn: &mut Conn, campaign_id: i32) -> Result<Vec<i64>, StoreError> {
-    Ok(with_conn!(conn, |c| vouchers::table
+    Ok(vouchers::table
         .filter(vouchers::campaign_id.eq(campaign_id))
-        .filter(vouchers::status.eq("voided"))
+        .filter(vouchers::status.eq(VoucherStatus::Voided))
         .select(vouchers::serial)
-        .load(c))?)
+        .load(conn.any())?)
 }

@@ -42,6 +42,7 @@ impl Rule {
 
 /// Every route and who may call it. A route missing here fails the test.
 const ROUTES: &[(&str, &str, Rule)] = &[
+    ("GET", "/", Rule::Public),
     ("GET", "/healthz", Rule::Public),
     ("GET", "/readyz", Rule::Public),
     ("GET", "/metrics", Rule::Public),

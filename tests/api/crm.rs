@@ -8,9 +8,9 @@ use diesel::{sql_query, sql_types::BigInt, QueryableByName, RunQueryDsl};
 use serde_json::{json, Value};
 use vouchsafe::{
     domain::{code, segment::Segment, variant},
-    generation::{self, Generator},
+    per_backend,
+    service::generation::{self, Generator},
     store::{campaigns, jobs, segments, Conn},
-    with_conn,
 };
 
 use crate::helpers::{assert_problem, TestApp};
@@ -25,7 +25,7 @@ struct Count {
 async fn sql_count(app: &TestApp, sql: String) -> i64 {
     app.state
         .db
-        .run(move |c: &mut Conn| Ok(with_conn!(c, |c| sql_query(&sql).get_result::<Count>(c))?.n))
+        .run(move |c: &mut Conn| Ok(per_backend!(c, |c| sql_query(&sql).get_result::<Count>(c))?.n))
         .await
         .unwrap()
 }
@@ -224,7 +224,7 @@ async fn sql_segments_and_domain_rules_agree_customer_by_customer() {
                 let mut bad = Vec::new();
                 for i in 0..120u32 {
                     let id = format!("cust-{i:03}");
-                    let facts = vouchsafe::issuance::facts_of(c, &id)?.unwrap();
+                    let facts = vouchsafe::service::issuance::facts_of(c, &id)?.unwrap();
                     if segments::contains(c, &at, &id)? != s2.matches(&facts, "EUR", now) {
                         bad.push(id);
                     }
@@ -377,7 +377,7 @@ async fn generation_issues_exactly_the_eligible_customers_once_even_with_concurr
     app.state
         .db
         .run(move |c: &mut Conn| {
-            with_conn!(c, |c| sql_query(format!(
+            per_backend!(c, |c| sql_query(format!(
                 "UPDATE generation_jobs SET updated_at = updated_at - INTERVAL '1 minute' WHERE id = '{dead_id}'"
             ))
             .execute(c)

@@ -5,9 +5,9 @@ use diesel::{sql_query, sql_types::BigInt, QueryableByName, RunQueryDsl};
 use serde_json::{json, Value};
 use vouchsafe::{
     domain::csv::FORMULA_TRIGGERS,
-    generation,
+    per_backend,
+    service::generation,
     store::{campaigns, jobs, Conn},
-    with_conn,
 };
 
 use crate::helpers::{assert_problem, TestApp};
@@ -215,13 +215,13 @@ struct Count {
 async fn count(app: &TestApp, sql: String) -> i64 {
     app.state
         .db
-        .run(move |c: &mut Conn| Ok(with_conn!(c, |c| sql_query(&sql).get_result::<Count>(c))?.n))
+        .run(move |c: &mut Conn| Ok(per_backend!(c, |c| sql_query(&sql).get_result::<Count>(c))?.n))
         .await
         .unwrap()
 }
 
 async fn execute(app: &TestApp, sql: String) {
-    app.state.db.run(move |c: &mut Conn| Ok(with_conn!(c, |c| sql_query(&sql).execute(c))?)).await.unwrap();
+    app.state.db.run(move |c: &mut Conn| Ok(per_backend!(c, |c| sql_query(&sql).execute(c))?)).await.unwrap();
 }
 
 /// How many rows of any table still hold `id` in a text column (customer ids, codes, cursors,

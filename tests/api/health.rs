@@ -20,6 +20,25 @@ async fn healthz_and_readyz_answer_200() {
 }
 
 #[tokio::test]
+async fn the_root_names_the_report_pages_and_the_openapi_document_and_its_links_answer() {
+    let app = TestApp::spawn().await;
+    let resp = app.client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers().get("content-type").unwrap(), "application/json");
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["service"], "vouchsafe");
+    assert_eq!(body["links"]["reports"], "/reports");
+    assert_eq!(body["links"]["openapi"], "/openapi.json");
+    // Every link leads somewhere: public ones answer 200, the report pages ask for a key.
+    for (name, link) in body["links"].as_object().unwrap() {
+        let path = link.as_str().unwrap();
+        let status = app.client.get(app.url(path)).send().await.unwrap().status().as_u16();
+        let key = app.client.get(app.url(path)).bearer_auth(&app.admin_key).send().await.unwrap().status();
+        assert_eq!((status, key.as_u16()), (if name == "reports" { 401 } else { 200 }, 200), "{name} {path}");
+    }
+}
+
+#[tokio::test]
 async fn readyz_is_503_when_the_database_is_unreachable() {
     let app = TestApp::spawn_on_a_dead_database().await;
     let started = std::time::Instant::now();

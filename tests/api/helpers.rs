@@ -12,7 +12,9 @@ use std::{net::TcpListener, sync::Arc, time::Duration};
 
 use actix_web::web;
 use serde_json::Value;
-pub use vouchsafe::testkit::{closed_port, random_name, test_redis, OwnRedis, RedisPrefix, TestDb};
+pub use vouchsafe::testkit::{
+    closed_port, random_name, test_redis, tool_on_path, OwnRedis, RedisPrefix, TestDb,
+};
 use vouchsafe::{
     api::{self, AppState},
     config::{DatabaseUrl, Settings},
@@ -26,6 +28,12 @@ use vouchsafe::{
     signing::Signing,
     store::{api_keys, Db},
 };
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.record_statuses();
+    }
+}
 
 /// A connection to a test's Redis, one server or a cluster (`redis+cluster://…`).
 pub async fn redis_conn(url: &str) -> RedisConn {
@@ -139,6 +147,29 @@ impl TestApp {
             db: test_db,
             redis,
         }
+    }
+
+    /// Appends every (method, route, status) this app answered to a file in
+    /// `$OBSERVED_STATUSES_DIR`, for `.ci/check_statuses.py` to hold against the document.
+    fn record_statuses(&self) {
+        let Ok(dir) = std::env::var("OBSERVED_STATUSES_DIR") else { return };
+        let lines: String = self
+            .state
+            .metrics
+            .request_counts()
+            .into_iter()
+            .map(|(method, route, status, n)| format!("{method}\t{route}\t{status}\t{n}\n"))
+            .collect();
+        let dir = std::path::Path::new(&dir);
+        std::fs::create_dir_all(dir)
+            .and_then(|_| std::fs::write(dir.join(format!("{}.tsv", random_name("app"))), lines))
+            .and_then(|_| {
+                // Every app serves the same document; a rename replaces it whole.
+                let tmp = dir.join(format!("{}.json.tmp", random_name("doc")));
+                std::fs::write(&tmp, self.state.openapi_json())?;
+                std::fs::rename(tmp, dir.join("openapi.json"))
+            })
+            .expect("record statuses");
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -30,7 +30,7 @@ async fn fleet_shop(
     campaigns: usize,
     budget: i64,
 ) -> (Option<OwnRedis>, Shop, Vec<String>, Vec<Instance>) {
-    let (url, own) = test_redis();
+    let (url, own) = test_redis().expect("these tests need redis-server or TEST_REDIS_URL");
     let overrides = json!({"budget": {"max_redemptions": budget}});
     let s = shop(Options { redis_url: Some(url), ..Options::default() }, n, overrides.clone()).await;
     let mut all = vec![s.campaign.clone()];

@@ -18,3 +18,4 @@ mod ledger_races;
 mod openapi;
 mod reports;
 mod signing;
+mod typed_doc;

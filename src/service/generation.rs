@@ -13,18 +13,37 @@ use chrono::{NaiveDateTime, Utc};
 use rand::RngCore;
 use tokio::sync::Notify;
 
+use super::{
+    idempotency::{self, Answer, Idempotent},
+    issuance, ServiceError, Services,
+};
 use crate::{
-    domain::{code, variant},
+    domain::{campaign::Campaign, code},
     signing::Signing,
     store::{
-        campaigns::{self, Campaign},
-        customers,
+        campaigns, customers,
         jobs::{self, Progress},
         segments::{self, SegmentAt},
         vouchers::{self, NewVoucher},
         Conn, Db, StoreError,
     },
 };
+
+/// Queues a generation job for campaign `campaign_id`, at most once per Idempotency-Key, and
+/// wakes the worker; `answer` writes the 202 body kept for replays.
+pub async fn start(
+    s: &Services,
+    campaign_id: i32,
+    idem: Idempotent,
+    answer: impl FnOnce(jobs::JobRow) -> serde_json::Value + Send + 'static,
+) -> Result<Answer, ServiceError> {
+    let campaign = issuance::load_campaign(s, campaign_id).await?;
+    issuance::still_issuing(&campaign, Utc::now())?;
+    let answer =
+        idempotency::once(&s.db, idem, move |c| Ok((202, answer(jobs::create(c, campaign_id)?)))).await?;
+    s.generator.wake();
+    Ok(answer)
+}
 
 /// Customers per batch.
 pub const BATCH: i64 = 5_000;
@@ -46,6 +65,12 @@ pub enum GenerationError {
     Code(#[from] code::CodeError),
     #[error("another worker took the job over")]
     LostClaim,
+}
+
+impl From<diesel::result::Error> for GenerationError {
+    fn from(e: diesel::result::Error) -> Self {
+        GenerationError::Store(e.into())
+    }
 }
 
 /// Runs generation jobs in the background of a service (or in the foreground of the CLI).
@@ -91,11 +116,11 @@ impl Generator {
                     Ok(ids) => {
                         for id in ids {
                             if let Err(e) = this.run(&id).await {
-                                tracing::warn!(job = %id, error = %e, "generation job stopped");
+                                tracing::warn!(job = %id, error = %super::ErrorChain(&e), "generation job stopped");
                             }
                         }
                     }
-                    Err(e) => tracing::warn!(error = %e, "cannot list generation jobs"),
+                    Err(e) => tracing::warn!(error = %super::ErrorChain(&e), "cannot list generation jobs"),
                 }
                 let sleep = tokio::time::sleep(Duration::from_secs(2));
                 tokio::select! {
@@ -186,9 +211,9 @@ impl Generator {
                 write_batch(&mut conn, batch, &id, &owner)
             })
             .await
-            .map_err(|e| StoreError::Join(e.to_string()))??;
+            .map_err(StoreError::Join)??;
         }
-        reader.await.map_err(|e| StoreError::Join(e.to_string()))?
+        reader.await.map_err(StoreError::Join)?
     }
 }
 
@@ -242,7 +267,7 @@ pub fn prepare_batch(
     } else {
         let key = keyring.current().ok_or(GenerationError::NoSigningKey)?;
         let first = campaigns::allocate_serials(conn, campaign.id, consented.len() as i64)?;
-        issue_codes(campaign, key, first, &consented)?
+        issuance::issue_codes(campaign, key, first, &consented)?
     };
     Ok(Some(Batch { vouchers, progress, last }))
 }
@@ -253,7 +278,7 @@ pub fn prepare_batch(
 /// and still resumes right after this batch.
 pub fn write_batch(conn: &mut Conn, batch: Batch, job_id: &str, owner: &str) -> Result<(), GenerationError> {
     let Batch { mut vouchers, mut progress, last } = batch;
-    conn.transaction(|conn| {
+    conn.transaction_with(|conn| {
         // Before reading customers: an erasure in progress finishes first (see `customers::erase`).
         jobs::lock_for_batch(conn, job_id)?;
         let ids: Vec<&str> = vouchers.iter().filter_map(|v| v.customer_id.as_deref()).collect();
@@ -266,42 +291,7 @@ pub fn write_batch(conn: &mut Conn, batch: Batch, job_id: &str, owner: &str) -> 
         if jobs::advance(conn, job_id, owner, progress, &cursor)? {
             Ok(())
         } else {
-            Err(StoreError::Conflict("lost claim".into()))
+            Err(GenerationError::LostClaim)
         }
     })
-    .map_err(|e| match e {
-        StoreError::Conflict(m) if m == "lost claim" => GenerationError::LostClaim,
-        other => other.into(),
-    })
-}
-
-/// Signs one voucher per customer, with serials `first..`, variants by hash.
-pub fn issue_codes(
-    campaign: &Campaign,
-    key: &code::SigningKey,
-    first_serial: i64,
-    customers: &[&str],
-) -> Result<Vec<NewVoucher>, GenerationError> {
-    let weights = campaign.weights();
-    let issued_at = Utc::now().naive_utc();
-    customers
-        .iter()
-        .enumerate()
-        .map(|(i, customer)| {
-            let serial = first_serial + i as i64;
-            let v = variant::assign(&campaign.salt, customer, &weights);
-            let code =
-                code::encode(key, &campaign.prefix, campaign.id as u32, v as u8, serial as u32, customer)?;
-            Ok(NewVoucher {
-                campaign_id: campaign.id,
-                serial,
-                customer_id: Some((*customer).to_owned()),
-                variant: v as i32,
-                key_id: i32::from(key.id()),
-                code: Some(code),
-                status: "issued".into(),
-                issued_at,
-            })
-        })
-        .collect()
 }

@@ -7,14 +7,35 @@
 //!
 //! Money is in minor units (cents) throughout, formatted for people by [`format_money`].
 
+//!
+//! One module, every rendering: the JSON is [`Report`] itself, [`report_csv`] writes the CSV,
+//! [`page::ReportPage`] is the HTML page's model (every computed figure, sentence and chart
+//! coordinate; the template only formats it) and the terminal table formats the same figures
+//! through [`outlook`] and [`format`]. Submodules: [`verdict`] (the sentences), [`format`] (how
+//! numbers read), [`chart`] (axes, ticks, scales), [`page`] (the page model), [`csv`].
+
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::domain::csv::{self, Cell};
 use crate::domain::stats::{lift, prob_beat_control, srm_p_value, two_proportion_p_value, wilson_interval};
+
+pub mod chart;
+pub mod csv;
+#[cfg(test)]
+pub(crate) mod fixtures;
+pub mod format;
+pub mod page;
+pub mod verdict;
+
+pub use csv::report_csv;
+pub use format::{
+    format_count, format_money, format_p, format_pct, format_prob, format_signed_pct, p_clause, pct_bare,
+    share, signed_points,
+};
+use verdict::verdict;
 
 /// Length of the trailing window that the burn rate is measured over.
 pub const BURN_WINDOW_DAYS: i64 = 7;
@@ -76,6 +97,7 @@ pub struct DailyInput {
 pub struct Report {
     pub campaign_id: String,
     pub campaign_name: String,
+    #[schema(value_type = super::campaign::CampaignStatus)]
     pub status: String,
     /// ISO 4217 code; every money amount is in its minor units.
     pub currency: String,
@@ -347,338 +369,45 @@ fn budget(input: &ReportInput, daily: &[ReportDay]) -> ReportBudget {
     }
 }
 
-/// The plain-language verdict; see [`build_report`].
-fn verdict(r: &Report) -> String {
-    let mut out: Vec<String> = Vec::new();
-    let ended = r.as_of >= r.expires_at;
-    if ended {
-        out.push(format!("The campaign ended on {}.", r.expires_at.format("%Y-%m-%d")));
-    }
-    if r.variants.len() >= 2 && r.srm_p_value < SRM_ALERT {
-        out.push(format!(
-            "Warning: the vouchers issued per variant do not match the configured weights \
-             (sample ratio mismatch, {}), so variant assignment looks broken; \
-             do not trust the comparisons until it is fixed.",
-            p_clause(r.srm_p_value)
-        ));
-    }
-    let total_issued: u64 = r.variants.iter().map(|v| v.issued).fold(0, u64::saturating_add);
-    match r.variants.as_slice() {
-        [] => out.push("No variants to report on.".into()),
-        [only] => {
-            if only.issued == 0 {
-                out.push("No vouchers issued yet.".into());
-            } else {
-                out.push(format!(
-                    "{} of {} vouchers redeemed ({}).",
-                    format_count(only.redeemed),
-                    format_count(only.issued),
-                    format_pct(only.rate)
-                ));
-            }
-        }
-        [control, ..] => {
-            if total_issued == 0 {
-                out.push("No vouchers issued yet.".into());
-            } else {
-                for (c, v) in r.comparisons.iter().zip(&r.variants[1..]) {
-                    out.push(comparison_sentence(c, control, v, ended));
-                }
-            }
-        }
-    }
-    out.push(budget_sentence(r, ended));
-    out.retain(|s| !s.is_empty());
-    out.join(" ")
+/// What the budget projection says; the page and the terminal table word it each their way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outlook {
+    /// The money or the count budget is used up.
+    UsedUp,
+    /// At the current burn rate the budget runs out then, before the campaign ends.
+    RunsOutAt(DateTime<Utc>),
+    /// Neither money nor count is capped.
+    NoCap,
+    /// The campaign is over.
+    Ended,
+    /// At the current burn rate the budget lasts beyond the campaign's end.
+    Outlasts,
+    /// Nothing was redeemed in the burn window.
+    NoRecentBurn,
 }
 
-fn comparison_sentence(
-    c: &ReportComparison,
-    control: &ReportVariant,
-    v: &ReportVariant,
-    ended: bool,
-) -> String {
-    if control.issued == 0 || v.issued == 0 {
-        let empty = if v.issued == 0 { &v.name } else { &control.name };
-        return format!("{} vs {}: no data yet (no vouchers issued to {}).", v.name, control.name, empty);
-    }
-    if control.redeemed == 0 && v.redeemed == 0 {
-        return format!("{} vs {}: no redemptions yet, nothing to compare.", v.name, control.name);
-    }
-    let rates = match c.lift_rel {
-        Some(rel) => format!(
-            "{} vs {} redeemed, {} relative",
-            format_pct(v.rate),
-            format_pct(control.rate),
-            format_signed_pct(rel)
-        ),
-        None => format!("{} vs {} redeemed", format_pct(v.rate), format_pct(control.rate)),
-    };
-    let p = p_clause(c.p_value);
-    let significance = if c.significant {
-        format!("significant at 5% ({p})")
-    } else if ended {
-        format!("not significant at 5% ({p})")
-    } else {
-        format!("not yet significant at 5% ({p})")
-    };
-    if c.prob_beat_control >= 0.5 {
-        format!(
-            "{} beats {} with {} probability ({}); {}.",
-            v.name,
-            control.name,
-            format_prob(c.prob_beat_control),
-            rates,
-            significance
-        )
-    } else {
-        format!(
-            "{} trails {}: {} is better with {} probability ({}); {}.",
-            v.name,
-            control.name,
-            control.name,
-            format_prob(1.0 - c.prob_beat_control),
-            rates,
-            significance
-        )
-    }
-}
-
-fn budget_sentence(r: &Report, ended: bool) -> String {
+/// The budget's [`Outlook`], first matching rule wins in the order of its variants.
+pub fn outlook(r: &Report) -> Outlook {
     let b = &r.budget;
-    let single = r.variants.len() == 1;
-    let mut s = Vec::new();
-    if single {
-        match b.max_amount {
-            Some(max) => s.push(format!(
-                "{} of the {} budget spent ({}).",
-                format_money(b.spent, &r.currency),
-                format_money(max, &r.currency),
-                format_pct(share(b.spent, max))
-            )),
-            None => s.push(format!("{} spent (no money cap).", format_money(b.spent, &r.currency))),
-        }
-    }
     if b.exhausted {
-        s.push("The budget is used up.".into());
+        Outlook::UsedUp
     } else if let Some(at) = b.projected_exhaustion_at {
-        s.push(format!(
-            "At the current burn rate the budget runs out around {}, before the campaign ends.",
-            at.format("%Y-%m-%d")
-        ));
-    } else if single && !ended && (b.max_amount.is_some() || b.max_redemptions.is_some()) {
-        if b.burn_per_day > 0 || b.redemptions_per_day > 0.0 {
-            s.push("At the current burn rate the budget lasts until the campaign ends.".into());
-        } else {
-            s.push("Nothing was redeemed in the last 7 days.".into());
-        }
-    }
-    s.join(" ")
-}
-
-/// `part / whole` as a fraction, 0 when `whole` is not positive.
-pub fn share(part: i64, whole: i64) -> f64 {
-    if whole <= 0 {
-        0.0
+        Outlook::RunsOutAt(at)
+    } else if b.max_amount.is_none() && b.max_redemptions.is_none() {
+        Outlook::NoCap
+    } else if r.as_of >= r.expires_at {
+        Outlook::Ended
+    } else if b.burn_per_day > 0 || b.redemptions_per_day > 0.0 {
+        Outlook::Outlasts
     } else {
-        (part as f64 / whole as f64).max(0.0)
+        Outlook::NoRecentBurn
     }
-}
-
-/// Money in minor units as `EUR 1,234.56`: the currency code, thousands separators, 2 decimals.
-///
-/// Assumes a 2-decimal currency (minor units / 100), true of EUR, USD, GBP and most others;
-/// JPY-like or 3-decimal currencies would be shown off by a factor.
-pub fn format_money(minor: i64, currency: &str) -> String {
-    let sign = if minor < 0 { "-" } else { "" };
-    let abs = minor.unsigned_abs();
-    format!("{} {}{}.{:02}", currency, sign, format_count(abs / 100), abs % 100)
-}
-
-/// A count with thousands separators: `20,000`.
-pub fn format_count(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    let lead = digits.len() % 3;
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && i % 3 == lead {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
-}
-
-/// A fraction as a percentage with one decimal: `0.0712` → `7.1%`.
-pub fn format_pct(x: f64) -> String {
-    let x = if x.is_finite() { x } else { 0.0 };
-    format!("{:.1}%", x * 100.0)
-}
-
-/// A signed fraction as a percentage without decimals: `+30%`, `−23%` (a real minus sign).
-pub fn format_signed_pct(x: f64) -> String {
-    let x = if x.is_finite() { x } else { 0.0 };
-    let pct = (x * 100.0).round();
-    if pct > 0.0 {
-        format!("+{pct:.0}%")
-    } else if pct < 0.0 {
-        format!("\u{2212}{:.0}%", -pct)
-    } else {
-        "0%".into()
-    }
-}
-
-/// A probability as a whole percentage that never rounds to a certainty: `97%`, `>99%`, `<1%`.
-pub fn format_prob(p: f64) -> String {
-    let p = if p.is_finite() { p.clamp(0.0, 1.0) } else { 0.5 };
-    if p >= 0.995 {
-        ">99%".into()
-    } else if p < 0.005 {
-        "<1%".into()
-    } else {
-        format!("{:.0}%", p * 100.0)
-    }
-}
-
-/// A p-value with two significant digits: `0.21`, `0.012`, `0.0034`; below 0.001 as `< 0.001`
-/// (so `format!("p = {}", ..)` reads `p = < 0.001`; callers that want `p < 0.001` use [`p_clause`]).
-pub fn format_p(p: f64) -> String {
-    let p = if p.is_finite() { p.clamp(0.0, 1.0) } else { 1.0 };
-    if p < 0.001 {
-        "< 0.001".into()
-    } else if p >= 0.1 {
-        format!("{p:.2}")
-    } else if p >= 0.01 {
-        format!("{p:.3}")
-    } else {
-        format!("{p:.4}")
-    }
-}
-
-/// `p = 0.21` or `p < 0.001`.
-pub fn p_clause(p: f64) -> String {
-    let f = format_p(p);
-    if f.starts_with('<') {
-        format!("p {f}")
-    } else {
-        format!("p = {f}")
-    }
-}
-
-/// The report as one CSV table (RFC 4180: CRLF line ends, fields with `,` `"` CR or LF quoted,
-/// quotes doubled).
-///
-/// Columns: `section,variant,weight,issued,redeemed,rate,rate_ci_low,rate_ci_high,discount_spent,`
-/// `order_value,lift_abs,lift_rel,p_value,prob_beat_control,date,redemptions`.
-/// - `section=variant` rows (one per variant, control first) fill `variant` … `order_value`, and
-///   for non-control variants `lift_abs` … `prob_beat_control`; rates are fractions (0.071).
-/// - `section=daily` rows (ascending) fill `date` (`YYYY-MM-DD`), `redemptions`, `discount_spent`.
-///
-/// Money columns are integers in minor units. Empty cells are empty strings, including a
-/// relative lift that is undefined (control rate 0). Cells are written by [`csv::write_row`]:
-/// the variant name is text and neutralised if it would start a formula; the numbers are the
-/// service's own and stay numbers, negative lifts included.
-pub fn report_csv(report: &Report) -> String {
-    const HEADER: [&str; 16] = [
-        "section",
-        "variant",
-        "weight",
-        "issued",
-        "redeemed",
-        "rate",
-        "rate_ci_low",
-        "rate_ci_high",
-        "discount_spent",
-        "order_value",
-        "lift_abs",
-        "lift_rel",
-        "p_value",
-        "prob_beat_control",
-        "date",
-        "redemptions",
-    ];
-    let mut out = String::new();
-    csv::write_row(&mut out, &HEADER.map(Cell::Text));
-    for (i, v) in report.variants.iter().enumerate() {
-        let cmp = i.checked_sub(1).and_then(|j| report.comparisons.get(j));
-        let mut cells = [Cell::Empty; 16];
-        cells[0] = Cell::Text("variant");
-        cells[1] = Cell::Text(&v.name);
-        cells[2] = Cell::Int(v.weight.into());
-        cells[3] = Cell::Int(v.issued.into());
-        cells[4] = Cell::Int(v.redeemed.into());
-        cells[5] = Cell::Float(v.rate);
-        cells[6] = Cell::Float(v.rate_ci_low);
-        cells[7] = Cell::Float(v.rate_ci_high);
-        cells[8] = Cell::Int(v.discount_spent.into());
-        cells[9] = Cell::Int(v.order_value.into());
-        if let Some(c) = cmp {
-            cells[10] = Cell::Float(c.lift_abs);
-            cells[11] = c.lift_rel.map_or(Cell::Empty, Cell::Float);
-            cells[12] = Cell::Float(c.p_value);
-            cells[13] = Cell::Float(c.prob_beat_control);
-        }
-        csv::write_row(&mut out, &cells);
-    }
-    for d in &report.daily {
-        let date = d.date.format("%Y-%m-%d").to_string();
-        let mut cells = [Cell::Empty; 16];
-        cells[0] = Cell::Text("daily");
-        cells[8] = Cell::Int(d.discount_spent.into());
-        cells[14] = Cell::Text(&date);
-        cells[15] = Cell::Int(d.redemptions.into());
-        csv::write_row(&mut out, &cells);
-    }
-    out
 }
 
 #[cfg(test)]
 mod tests {
+    use super::fixtures::*;
     use super::*;
-    use chrono::TimeZone;
-
-    fn at(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(y, m, d, h, 0, 0).unwrap()
-    }
-
-    fn date(y: i32, m: u32, d: u32) -> NaiveDate {
-        NaiveDate::from_ymd_opt(y, m, d).unwrap()
-    }
-
-    fn variant(name: &str, weight: u32, issued: u64, redeemed: u64, spent: i64) -> VariantInput {
-        VariantInput {
-            name: name.into(),
-            weight,
-            issued,
-            redeemed,
-            discount_spent: spent,
-            order_value: spent.saturating_mul(8),
-        }
-    }
-
-    /// Campaign May 1 – May 31, as of May 21 00:00; 10 days × 1,000.00 spend from May 11 to May 20.
-    fn base() -> ReportInput {
-        let daily = (11..=20)
-            .rev()
-            .map(|d| DailyInput { date: date(2024, 5, d), redemptions: 10, discount_spent: 100_000 })
-            .collect();
-        ReportInput {
-            campaign_id: "cmp_1".into(),
-            campaign_name: "Birthday".into(),
-            currency: "EUR".into(),
-            status: "active".into(),
-            starts_at: at(2024, 5, 1, 0),
-            expires_at: at(2024, 6, 1, 0),
-            as_of: at(2024, 5, 21, 0),
-            max_amount: Some(5_000_000),
-            max_redemptions: None,
-            variants: vec![
-                variant("control", 50, 10_000, 700, 700_000),
-                variant("fixed10", 50, 10_000, 900, 300_000),
-            ],
-            daily,
-        }
-    }
 
     /// Every number the contract promises is a JSON number; nullable ones are numbers or null.
     fn assert_clean_json(r: &Report) -> serde_json::Value {
@@ -769,6 +498,13 @@ mod tests {
         assert_eq!(v["daily"][0]["date"], "2024-05-11");
         assert_eq!(v["comparisons"][0]["variant"], "fixed10");
         assert_eq!(v["comparisons"][0]["control"], "control");
+    }
+
+    /// The whole JSON of a fixed report; a change to any field or figure shows in review.
+    #[test]
+    fn json_snapshot() {
+        let json = serde_json::to_string_pretty(&build_report(&page_input())).unwrap();
+        insta::assert_snapshot!("report_json", json);
     }
 
     #[test]
@@ -914,6 +650,23 @@ mod tests {
         let r = build_report(&input);
         assert_clean_json(&r);
         assert_eq!(r.variants[1].rate, 1.0);
+    }
+
+    #[test]
+    fn outlook_names_each_case() {
+        let mut input = base();
+        assert_eq!(outlook(&build_report(&input)), Outlook::Outlasts);
+        input.max_amount = Some(1_500_000);
+        assert_eq!(outlook(&build_report(&input)), Outlook::RunsOutAt(at(2024, 5, 26, 0)));
+        input.max_amount = Some(900_000);
+        assert_eq!(outlook(&build_report(&input)), Outlook::UsedUp);
+        input.max_amount = None;
+        assert_eq!(outlook(&build_report(&input)), Outlook::NoCap);
+        input.max_amount = Some(5_000_000);
+        input.as_of = at(2024, 6, 3, 0);
+        assert_eq!(outlook(&build_report(&input)), Outlook::Ended);
+        input.as_of = at(2024, 5, 30, 0);
+        assert_eq!(outlook(&build_report(&input)), Outlook::NoRecentBurn);
     }
 
     #[test]
@@ -1069,70 +822,5 @@ mod tests {
         sorted.dedup();
         assert_eq!(dates, sorted);
         assert_eq!((r.daily[0].redemptions, r.daily[0].discount_spent), (11, 100_005));
-    }
-
-    #[test]
-    fn formatting_helpers() {
-        assert_eq!(format_money(123_456, "EUR"), "EUR 1,234.56");
-        assert_eq!(format_money(5, "USD"), "USD 0.05");
-        assert_eq!(format_money(-100_000_000, "EUR"), "EUR -1,000,000.00");
-        assert_eq!(format_money(i64::MIN, "X"), "X -92,233,720,368,547,758.08");
-        assert_eq!(format_count(0), "0");
-        assert_eq!(format_count(999), "999");
-        assert_eq!(format_count(20_000), "20,000");
-        assert_eq!(format_count(1_234_567), "1,234,567");
-        assert_eq!(format_pct(0.0712), "7.1%");
-        assert_eq!(format_signed_pct(0.3), "+30%");
-        assert_eq!(format_signed_pct(-0.071), "\u{2212}7%");
-        assert_eq!(format_signed_pct(0.001), "0%");
-        assert_eq!(format_prob(0.97), "97%");
-        assert_eq!(format_prob(0.9999), ">99%");
-        assert_eq!(format_prob(0.001), "<1%");
-        assert_eq!(format_p(0.21), "0.21");
-        assert_eq!(format_p(0.0123), "0.012");
-        assert_eq!(format_p(0.00345), "0.0034");
-        assert_eq!(format_p(0.0001), "< 0.001");
-        assert_eq!(p_clause(0.0001), "p < 0.001");
-        assert_eq!(p_clause(0.5), "p = 0.50");
-    }
-
-    #[test]
-    fn csv_marks_a_formula_like_variant_name_and_keeps_a_negative_lift_a_number() {
-        let mut input = base();
-        input.variants[1] = variant("=cmd", 50, 10_000, 500, 300_000);
-        let report = build_report(&input);
-        assert!(report.comparisons[0].lift_abs < 0.0);
-        let csv = report_csv(&report);
-        let row = csv.split("\r\n").nth(2).unwrap();
-        assert!(row.starts_with("variant,'=cmd,50,10000,500,0.05,"), "{row}");
-        let lift = row.split(',').nth(10).unwrap();
-        assert!(
-            lift.starts_with('-') && lift.parse::<f64>().is_ok(),
-            "a lift below control stays a number: {row}"
-        );
-    }
-
-    #[test]
-    fn csv_has_one_header_and_typed_rows() {
-        let mut input = base();
-        input.variants[1].name = "fixed \"10\", new".into();
-        input.daily.retain(|d| d.date <= date(2024, 5, 12));
-        let csv = report_csv(&build_report(&input));
-        let lines: Vec<&str> = csv.split("\r\n").collect();
-        assert_eq!(
-            lines[0],
-            "section,variant,weight,issued,redeemed,rate,rate_ci_low,rate_ci_high,discount_spent,\
-             order_value,lift_abs,lift_rel,p_value,prob_beat_control,date,redemptions"
-        );
-        assert_eq!(lines.len(), 1 + 2 + 2 + 1, "{csv}");
-        assert_eq!(lines[5], "");
-        assert!(lines[1].starts_with("variant,control,50,10000,700,0.07,"), "{}", lines[1]);
-        assert!(lines[1].ends_with(",5600000,,,,,,"), "{}", lines[1]);
-        assert!(lines[2].starts_with("variant,\"fixed \"\"10\"\", new\",50,10000,900,0.09,"), "{}", lines[2]);
-        // 16 columns: the quoted name holds one comma.
-        assert_eq!(lines[2].matches(',').count(), 16);
-        assert_eq!(lines[3], "daily,,,,,,,,100000,,,,,,2024-05-11,10");
-        assert_eq!(lines[4], "daily,,,,,,,,100000,,,,,,2024-05-12,10");
-        assert!(!csv.contains("NaN") && !csv.contains("inf"));
     }
 }
