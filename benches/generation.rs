@@ -52,13 +52,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context};
 use chrono::Utc;
-use diesel::{
-    connection::SimpleConnection, sql_types::Text, Connection, PgConnection, QueryableByName, RunQueryDsl,
-};
-use rand::distr::{Alphanumeric, SampleString};
+use diesel::{connection::SimpleConnection, sql_types::Text, QueryableByName, RunQueryDsl};
 use vouchsafe::{
     app,
-    config::{DatabaseUrl, Settings, SqliteTarget},
+    config::{DatabaseUrl, Settings},
     domain::{
         campaign::{Budget, Discount, Variant},
         customer::{Birthday, OFFERS_PURPOSE},
@@ -72,6 +69,7 @@ use vouchsafe::{
         customers::{self, ImportRecord, NewConsent, ProfilePatch},
         jobs, vouchers, AnyConnection, Db,
     },
+    testkit::TestDb,
 };
 
 /// Customers per import transaction, as the CLI and HTTP import use.
@@ -79,53 +77,6 @@ const IMPORT_BATCH: usize = 1_000;
 const DEFAULT_N: usize = 100_000;
 const TIERS: [&str; 4] = ["bronze", "silver", "gold", "platinum"];
 const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-
-/// The benchmark's own database: a PostgreSQL database with a random name (dropped when this
-/// is dropped) or a SQLite file in a temporary directory (removed with it).
-struct BenchDb {
-    url: DatabaseUrl,
-    pg: Option<(String, String)>,
-    _dir: Option<tempfile::TempDir>,
-}
-
-impl BenchDb {
-    fn create(admin: Option<String>) -> anyhow::Result<BenchDb> {
-        let Some(admin) = admin else {
-            let dir = tempfile::tempdir().context("cannot make a temporary directory")?;
-            let path = dir.path().join("bench.db");
-            return Ok(BenchDb {
-                url: DatabaseUrl::Sqlite(SqliteTarget::File(path)),
-                pg: None,
-                _dir: Some(dir),
-            });
-        };
-        if !admin.starts_with("postgres://") && !admin.starts_with("postgresql://") {
-            bail!("BENCH_DATABASE_URL must be a postgres:// admin URL (unset for SQLite)");
-        }
-        let name = format!("vs_bench_{}", Alphanumeric.sample_string(&mut rand::rng(), 12).to_lowercase());
-        let mut conn = PgConnection::establish(&admin)
-            .with_context(|| format!("BENCH_DATABASE_URL {admin} does not answer"))?;
-        conn.batch_execute(&format!("CREATE DATABASE {name}")).context("cannot create the bench database")?;
-        let mut url = url::Url::parse(&admin).context("BENCH_DATABASE_URL is not a URL")?;
-        url.set_path(&format!("/{name}"));
-        Ok(BenchDb { url: DatabaseUrl::Postgres(url.to_string()), pg: Some((admin, name)), _dir: None })
-    }
-}
-
-impl Drop for BenchDb {
-    fn drop(&mut self) {
-        if let Some((admin, name)) = &self.pg {
-            let dropped = PgConnection::establish(admin).map_err(|e| e.to_string()).and_then(|mut c| {
-                c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .map_err(|e| e.to_string())
-            });
-            match dropped {
-                Ok(()) => eprintln!("dropped database {name}"),
-                Err(e) => eprintln!("could not drop database {name}: {e} (drop it by hand)"),
-            }
-        }
-    }
-}
 
 /// splitmix64: a bijection on u64, so distinct inputs give distinct outputs.
 fn mix(mut z: u64) -> u64 {
@@ -437,7 +388,7 @@ fn main() -> anyhow::Result<()> {
     ensure!(n > 0, "BENCH_N must be at least 1");
     let admin = std::env::var("BENCH_DATABASE_URL").ok().filter(|v| !v.trim().is_empty());
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let bench_db = BenchDb::create(admin)?;
+    let bench_db = TestDb::create(admin.as_deref(), "vs_bench_")?;
     // The pool lives inside `bench`, so it is closed before `bench_db` drops the database.
     let result = rt.block_on(bench(bench_db.url.clone(), n));
     drop(rt);

@@ -71,12 +71,12 @@ use std::{
 
 use anyhow::{bail, ensure, Context};
 use diesel::{connection::SimpleConnection, Connection, PgConnection};
-use rand::{distr::Alphanumeric, Rng, RngCore};
+use rand::RngCore;
 use redis::Commands as _;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use vouchsafe::{
     api::{self, AppState},
-    config::{DatabaseUrl, Settings},
+    config::Settings,
     domain::{
         campaign::{Budget, Discount, Variant},
         code::{self, CodeError},
@@ -92,6 +92,7 @@ use vouchsafe::{
         customers::{self, ImportRecord, NewConsent, ProfilePatch},
         redemptions, vouchers, Db,
     },
+    testkit::{RedisPrefix, TestDb},
 };
 
 const ORDER_AMOUNT: i64 = 12_000;
@@ -198,78 +199,6 @@ impl Config {
         ensure!(cfg.n > 0, "BENCH_N must be > 0");
         ensure!(cfg.workers > 0, "BENCH_WORKERS must be > 0");
         Ok(cfg)
-    }
-}
-
-fn random_suffix(len: usize) -> String {
-    rand::rng().sample_iter(&Alphanumeric).take(len).map(char::from).collect::<String>().to_lowercase()
-}
-
-/// The benchmark's own PostgreSQL database, dropped when this is dropped (also on panic).
-struct PgDatabase {
-    admin: String,
-    name: String,
-    url: String,
-}
-
-impl PgDatabase {
-    fn create(admin: &str, synchronous_commit: Option<&str>) -> anyhow::Result<PgDatabase> {
-        let name = format!("vs_bench_redeem_{}", random_suffix(10));
-        let mut conn = PgConnection::establish(admin).with_context(|| format!("{admin} does not answer"))?;
-        conn.batch_execute(&format!("CREATE DATABASE {name}")).context("create the bench database")?;
-        if let Some(v) = synchronous_commit {
-            // Diagnostic only: this database's sessions, nobody else's.
-            conn.batch_execute(&format!("ALTER DATABASE {name} SET synchronous_commit = {v}"))
-                .context("set synchronous_commit")?;
-        }
-        let mut url = url::Url::parse(admin).context("BENCH_DATABASE_URL is a URL")?;
-        url.set_path(&format!("/{name}"));
-        Ok(PgDatabase { admin: admin.to_owned(), name, url: url.to_string() })
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        match PgConnection::establish(&self.admin) {
-            Ok(mut conn) => {
-                match conn.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)) {
-                    Ok(()) => eprintln!("dropped database {}", self.name),
-                    Err(e) => eprintln!("could not drop database {}: {e}", self.name),
-                }
-            }
-            Err(e) => eprintln!("could not drop database {}: {e}", self.name),
-        }
-    }
-}
-
-/// The benchmark's Redis keys (`prefix:*`), deleted when this is dropped (also on panic).
-struct RedisKeys {
-    url: String,
-    prefix: String,
-}
-
-impl Drop for RedisKeys {
-    fn drop(&mut self) {
-        let Ok(client) = redis::Client::open(self.url.as_str()) else { return };
-        let Ok(mut conn) = client.get_connection() else {
-            eprintln!("could not connect to Redis to delete {}:*", self.prefix);
-            return;
-        };
-        let pattern = format!("{}:*", self.prefix);
-        let keys: Vec<String> = match conn.scan_match::<_, String>(&pattern) {
-            Ok(iter) => iter.filter_map(Result::ok).collect(),
-            Err(e) => {
-                eprintln!("could not list {pattern}: {e}");
-                return;
-            }
-        };
-        let mut deleted = 0;
-        for chunk in keys.chunks(500) {
-            if redis::cmd("DEL").arg(chunk).query::<()>(&mut conn).is_ok() {
-                deleted += chunk.len();
-            }
-        }
-        eprintln!("deleted {deleted} Redis keys {pattern}");
     }
 }
 
@@ -847,8 +776,8 @@ async fn forged_run(
     Ok(phase)
 }
 
-async fn run(cfg: &Config, pg: &PgDatabase, redis_prefix: &str) -> anyhow::Result<Vec<Row>> {
-    let url = DatabaseUrl::Postgres(pg.url.clone());
+async fn run(cfg: &Config, pg: &TestDb, redis_prefix: &str) -> anyhow::Result<Vec<Row>> {
+    let url = pg.url.clone();
     let db = Db::connect(&url, cfg.pool)?;
     vouchsafe::app::migrate(&db, &Settings::for_database(url.clone())).await?;
     let signing = Signing::load(db.clone(), None).await?;
@@ -1004,9 +933,16 @@ fn main() -> anyhow::Result<()> {
     // One thread for the load generator (and setup); the service runs on its own actix
     // worker thread(s).
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
-    let pg = PgDatabase::create(&cfg.admin_url, cfg.synchronous_commit.as_deref())?;
-    let redis = RedisKeys { url: cfg.redis_url.clone(), prefix: format!("bench{}", random_suffix(10)) };
-    eprintln!("database {} (dropped at the end), Redis prefix {}:", pg.name, redis.prefix);
+    let pg = TestDb::create(Some(&cfg.admin_url), "vs_bench_redeem_")?;
+    let (name, admin) = pg.postgres().context("BENCH_DATABASE_URL must name a PostgreSQL server")?;
+    if let Some(v) = &cfg.synchronous_commit {
+        // Diagnostic only: this database's sessions, nobody else's.
+        PgConnection::establish(admin)?
+            .batch_execute(&format!("ALTER DATABASE {name} SET synchronous_commit = {v}"))
+            .context("set synchronous_commit")?;
+    }
+    let redis = RedisPrefix::new(&cfg.redis_url, "bench");
+    eprintln!("database {name} (dropped at the end), Redis prefix {}:", redis.prefix);
     let outcome = rt.block_on(run(&cfg, &pg, &redis.prefix));
     rt.shutdown_timeout(Duration::from_secs(5));
     match outcome {

@@ -14,12 +14,10 @@
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use diesel::{
-    connection::SimpleConnection, prelude::*, sql_query, sql_types::BigInt, Connection, PgConnection,
-};
+use diesel::{connection::SimpleConnection, prelude::*, sql_query, sql_types::BigInt};
 use vouchsafe::{
     app,
-    config::{DatabaseUrl, Settings, SqliteTarget},
+    config::Settings,
     domain::{
         campaign::{Budget, Discount, Variant},
         money::Money,
@@ -35,6 +33,7 @@ use vouchsafe::{
         vouchers::{self, NewVoucher},
         AnyConnection, Db,
     },
+    testkit::TestDb,
 };
 
 fn env_num(name: &str, default: usize) -> usize {
@@ -47,41 +46,6 @@ struct Count {
     n: i64,
 }
 
-struct Scratch {
-    url: DatabaseUrl,
-    drop_pg: Option<(String, String)>,
-    _dir: Option<tempfile::TempDir>,
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if let Some((admin, name)) = &self.drop_pg {
-            if let Ok(mut c) = PgConnection::establish(admin) {
-                let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-            }
-        }
-    }
-}
-
-fn scratch() -> Scratch {
-    match std::env::var("BENCH_DATABASE_URL") {
-        Ok(admin) if admin.starts_with("postgres") => {
-            let name = format!("vs_bench_report_{}", std::process::id());
-            let mut c = PgConnection::establish(&admin).expect("BENCH_DATABASE_URL answers");
-            c.batch_execute(&format!("DROP DATABASE IF EXISTS {name}")).unwrap();
-            c.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
-            let mut url = url::Url::parse(&admin).unwrap();
-            url.set_path(&format!("/{name}"));
-            Scratch { url: DatabaseUrl::Postgres(url.to_string()), drop_pg: Some((admin, name)), _dir: None }
-        }
-        _ => {
-            let dir = tempfile::tempdir().unwrap();
-            let path = dir.path().join("bench.db");
-            Scratch { url: DatabaseUrl::Sqlite(SqliteTarget::File(path)), drop_pg: None, _dir: Some(dir) }
-        }
-    }
-}
-
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
@@ -90,7 +54,7 @@ fn main() {
     let n_vouchers = env_num("BENCH_VOUCHERS", 1_000_000);
     let n_redemptions = env_num("BENCH_REDEMPTIONS", 200_000).min(n_vouchers);
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let scratch = scratch();
+    let scratch = TestDb::from_env("BENCH_DATABASE_URL", "vs_bench_report_").unwrap();
     let db = Db::connect(&scratch.url, 4).unwrap();
     rt.block_on(app::migrate(&db, &Settings::for_database(scratch.url.clone()))).unwrap();
     let now = Utc::now();

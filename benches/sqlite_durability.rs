@@ -21,7 +21,6 @@ use anyhow::{ensure, Context};
 use chrono::Utc;
 use diesel::connection::SimpleConnection;
 use vouchsafe::{
-    config::{DatabaseUrl, SqliteTarget},
     domain::{
         campaign::{Budget, Discount, Variant},
         money::Money,
@@ -32,8 +31,9 @@ use vouchsafe::{
         campaigns::{self, NewCampaign},
         redemptions::{self, Redemption},
         vouchers::{self, NewVoucher},
-        AnyConnection, Db,
+        AnyConnection,
     },
+    testkit::TestDb,
 };
 
 fn env_or(name: &str, default: &str) -> String {
@@ -72,9 +72,8 @@ fn redemption(campaign: i32, serial: i64) -> Redemption {
 
 /// Redemptions per second of one (threads, mode) run.
 fn run(n: i64, threads: i64, mode: Mode) -> anyhow::Result<f64> {
-    let dir = tempfile::tempdir()?;
-    let db = Db::connect(&DatabaseUrl::Sqlite(SqliteTarget::File(dir.path().join("bench.db"))), 8)?;
-    db.migrate()?;
+    let bench_db = TestDb::create(None, "")?;
+    let db = bench_db.connect(8)?;
     let mut conn = db.get()?;
     let now = Utc::now().naive_utc();
     let campaign = campaigns::create(

@@ -29,3 +29,5 @@ pub mod service;
 pub mod signing;
 pub mod store;
 pub mod telemetry;
+#[cfg(feature = "testkit")]
+pub mod testkit;

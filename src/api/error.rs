@@ -16,9 +16,10 @@ use actix_web::{
 use serde::Serialize;
 
 use crate::{
+    domain::Refusal,
     ledger::LedgerError,
     service::{ErrorChain, ServiceError},
-    store::{redemptions::Refusal, StoreError},
+    store::StoreError,
 };
 
 /// The media type of every error body.
@@ -105,24 +106,6 @@ pub enum ApiError {
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
-impl From<Refusal> for ApiError {
-    fn from(r: Refusal) -> Self {
-        match r {
-            Refusal::AlreadyRedeemed => ApiError::AlreadyRedeemed,
-            Refusal::BudgetExhausted => ApiError::BudgetExhausted,
-            Refusal::Voided => ApiError::Voided,
-            Refusal::UnknownVoucher => ApiError::InvalidCode("this is not a valid voucher code".into()),
-            Refusal::CustomerMismatch => ApiError::CustomerMismatch,
-            Refusal::Paused => ApiError::CampaignPaused,
-            Refusal::Ended => ApiError::Expired("the campaign has ended".into()),
-            Refusal::Expired => ApiError::Expired("the voucher has expired".into()),
-            Refusal::NotStarted => ApiError::NotStarted,
-            Refusal::IdempotencyKeyReused => ApiError::Service(ServiceError::IdempotencyKeyReused),
-            Refusal::Replay(_) => ApiError::Internal("a replay is not a refusal".into()),
-        }
-    }
-}
-
 impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> Self {
         match e {
@@ -130,8 +113,6 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotFound(what) => ApiError::NotFound(what),
             e @ ServiceError::InvalidCode(_) => ApiError::InvalidCode(e.to_string()),
             ServiceError::Refused(r) => r.into(),
-            e @ ServiceError::CurrencyMismatch { .. } => ApiError::CurrencyMismatch(e.to_string()),
-            e @ ServiceError::OrderBelowMinimum { .. } => ApiError::OrderBelowMinimum(e.to_string()),
             e @ ServiceError::NoLongerIssuing { .. } => ApiError::Expired(e.to_string()),
             ServiceError::InvalidIdempotencyKey(detail) => ApiError::InvalidParameter(detail.into()),
             e @ (ServiceError::NoConsent
@@ -161,7 +142,32 @@ impl From<LedgerError> for ApiError {
     fn from(e: LedgerError) -> Self {
         match e {
             LedgerError::Store(s) => s.into(),
+            LedgerError::Invalid(m) => ApiError::Internal(m.into()),
             other => ApiError::Ledger(other),
+        }
+    }
+}
+
+impl From<Refusal> for ApiError {
+    /// Why the campaign's rules or a ledger refused a redemption.
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::AlreadyRedeemed => ApiError::AlreadyRedeemed,
+            Refusal::BudgetExhausted => ApiError::BudgetExhausted,
+            Refusal::Voided => ApiError::Voided,
+            Refusal::UnknownVoucher => ApiError::InvalidCode("this is not a valid voucher code".into()),
+            Refusal::CustomerMismatch => ApiError::CustomerMismatch,
+            Refusal::Paused => ApiError::CampaignPaused,
+            Refusal::Ended => ApiError::Expired("the campaign has ended".into()),
+            Refusal::Expired => ApiError::Expired("the voucher has expired".into()),
+            Refusal::NotStarted => ApiError::NotStarted,
+            Refusal::IdempotencyKeyReused => ApiError::Service(ServiceError::IdempotencyKeyReused),
+            Refusal::CurrencyMismatch { campaign, order } => ApiError::CurrencyMismatch(format!(
+                "the campaign pays in {campaign}, the order is in {order}"
+            )),
+            Refusal::OrderBelowMinimum { min_order, currency } => ApiError::OrderBelowMinimum(format!(
+                "the order must be at least {min_order} minor units of {currency}"
+            )),
         }
     }
 }

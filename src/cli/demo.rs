@@ -232,10 +232,10 @@ pub async fn build(settings: &Settings, size: usize) -> anyhow::Result<Demo> {
         };
         let cancel = rng.random_bool(0.03);
         let committed = db.run(move |c| redemptions::commit(c, &r, false)).await?;
-        if let Ok(r) = committed {
+        if let Ok(done) = committed {
             redeemed += 1;
             if cancel {
-                let id = r.id.clone();
+                let id = done.redemption().id.clone();
                 if db.run(move |c| redemptions::rollback(c, &id, "order_cancelled")).await?.is_some() {
                     cancelled += 1;
                 }

@@ -4,10 +4,16 @@
 
 use std::ops::RangeInclusive;
 
-pub use super::campaign::MAX_VARIANTS;
-pub use super::customer::{MAX_ID_LEN, MAX_TIER_LEN};
-pub use super::money::MAX_MINOR;
-pub use super::segment::MAX_TIERS;
+/// The most variants a campaign may have (the code carries the variant in 4 bits).
+pub const MAX_VARIANTS: usize = 16;
+/// The longest customer id accepted (CRM ids are pseudonymous keys, not free text).
+pub const MAX_ID_LEN: usize = 128;
+/// The longest loyalty tier name.
+pub const MAX_TIER_LEN: usize = 64;
+/// The largest amount any request may carry: 10^12 minor units (ten billion euros).
+pub const MAX_MINOR: i64 = 1_000_000_000_000;
+/// The most tiers one segment may list.
+pub const MAX_TIERS: usize = 50;
 
 /// `?limit=` of a list.
 pub const PAGE_LIMIT: RangeInclusive<u32> = 1..=500;

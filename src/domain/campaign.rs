@@ -7,11 +7,11 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     money::{Money, MAX_MINOR},
+    refusal::Refusal,
     segment::Segment,
 };
 
-/// The most variants a campaign may have (the code carries the variant in 4 bits).
-pub const MAX_VARIANTS: usize = 16;
+pub use super::bounds::MAX_VARIANTS;
 
 /// What a voucher takes off an order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -172,6 +172,80 @@ impl Budget {
     }
 }
 
+impl Budget {
+    /// Whether the budget has room for `amount` more money over `count` more redemptions, with
+    /// `spent` and `redeemed` taken already (sums that would overflow have no room).
+    pub fn has_room(&self, spent: i64, redeemed: i64, amount: i64, count: i64) -> bool {
+        let fits = |limit: Option<i64>, taken: i64, more: i64| {
+            limit.is_none_or(|l| taken.checked_add(more).is_some_and(|sum| sum <= l))
+        };
+        fits(self.max_amount.map(Money::minor), spent, amount) && fits(self.max_redemptions, redeemed, count)
+    }
+
+    /// The budget rule for one redemption of `discount`: `spent + discount ≤ max_amount` and
+    /// `redeemed + 1 ≤ max_redemptions`, each when given.
+    pub fn room(&self, spent: i64, redeemed: i64, discount: Money) -> Result<(), Refusal> {
+        if self.has_room(spent, redeemed, discount.minor(), 1) {
+            Ok(())
+        } else {
+            Err(Refusal::BudgetExhausted)
+        }
+    }
+}
+
+/// The rules a campaign sets for one redemption of one of its variants: the one authoritative
+/// statement of them. The validation path, the SQL ledger and the store's commit call
+/// [`Rules::check`]; `ledger/lua/redeem.lua` restates them in Lua (it runs inside Redis), and
+/// `tests/ledger_conformance.rs` feeds one table of cases to this, to the SQL ledger and to
+/// the Redis ledger and asserts all three agree.
+///
+/// The order of the checks is part of the rules (the first that fails is the answer):
+/// status, dates, currency, minimum order; then the caller checks the voucher itself (unknown,
+/// voided, already redeemed, another customer's) and last the budget ([`Budget::room`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rules<'a> {
+    pub status: CampaignStatus,
+    pub starts_at: chrono::NaiveDateTime,
+    pub expires_at: chrono::NaiveDateTime,
+    /// The currency the campaign pays in (ISO 4217).
+    pub currency: &'a str,
+    /// The smallest order, in minor units of `currency`.
+    pub min_order: i64,
+    /// The variant's discount (its own, or the campaign's).
+    pub discount: Discount,
+}
+
+impl Rules<'_> {
+    /// Whether the campaign takes redemptions at `now`: active, started, not expired.
+    pub fn check_state(&self, now: chrono::NaiveDateTime) -> Result<(), Refusal> {
+        match self.status {
+            CampaignStatus::Paused => Err(Refusal::Paused),
+            CampaignStatus::Ended => Err(Refusal::Ended),
+            CampaignStatus::Active if now < self.starts_at => Err(Refusal::NotStarted),
+            CampaignStatus::Active if now >= self.expires_at => Err(Refusal::Expired),
+            CampaignStatus::Active => Ok(()),
+        }
+    }
+
+    /// The discount an order of `amount` in `currency` gets at `now`, or why it gets none.
+    pub fn check(&self, amount: Money, currency: &str, now: chrono::NaiveDateTime) -> Result<Money, Refusal> {
+        self.check_state(now)?;
+        if currency != self.currency {
+            return Err(Refusal::CurrencyMismatch {
+                campaign: self.currency.to_owned(),
+                order: currency.to_owned(),
+            });
+        }
+        if amount.minor() < self.min_order {
+            return Err(Refusal::OrderBelowMinimum {
+                min_order: self.min_order,
+                currency: self.currency.to_owned(),
+            });
+        }
+        Ok(self.discount.apply(amount))
+    }
+}
+
 /// A campaign name: trimmed, 1 to 200 characters, none of them a control character.
 pub fn parse_name(s: &str) -> Result<String, (String, String)> {
     let name = s.trim();
@@ -241,6 +315,18 @@ impl Campaign {
         self.variants.get(variant).and_then(|v| v.discount).unwrap_or(self.discount)
     }
 
+    /// The rules a redemption of `variant` is held to.
+    pub fn rules(&self, variant: usize) -> Rules<'_> {
+        Rules {
+            status: self.status,
+            starts_at: self.starts_at,
+            expires_at: self.expires_at,
+            currency: &self.currency,
+            min_order: self.min_order,
+            discount: self.discount_of(variant),
+        }
+    }
+
     /// The variants' weights, in order.
     pub fn weights(&self) -> Vec<u32> {
         self.variants.iter().map(|v| v.weight).collect()
@@ -308,6 +394,51 @@ mod tests {
         assert_eq!(check_dates(t(1), t(1), t(0)).unwrap_err().1, "expires_at must be after starts_at");
         assert_eq!(check_dates(t(1), t(3), t(3)).unwrap_err().1, "expires_at must be in the future");
         assert!(CampaignStatus::Paused.can_become(CampaignStatus::Active));
+    }
+
+    #[test]
+    fn the_rules_refuse_in_their_order_and_give_the_discount() {
+        let m = |x: i64| Money::new(x).unwrap();
+        let t = |h: u32| chrono::NaiveDate::from_ymd_opt(2026, 6, 1).unwrap().and_hms_opt(h, 0, 0).unwrap();
+        let rules = Rules {
+            status: CampaignStatus::Active,
+            starts_at: t(1),
+            expires_at: t(3),
+            currency: "EUR",
+            min_order: 2000,
+            discount: Discount::Percent { percent: 25, max_amount: Some(m(5000)) },
+        };
+        assert_eq!(rules.check(m(12000), "EUR", t(2)), Ok(m(3000)));
+        assert_eq!(rules.check(m(100_000), "EUR", t(2)), Ok(m(5000)), "capped");
+        assert_eq!(rules.check(m(2000), "EUR", t(1)), Ok(m(500)), "the minimum and the start are inclusive");
+        assert_eq!(rules.check(m(12000), "EUR", t(0)), Err(Refusal::NotStarted));
+        assert_eq!(rules.check(m(12000), "EUR", t(3)), Err(Refusal::Expired), "expires_at is exclusive");
+        assert_eq!(
+            rules.check(m(1999), "USD", t(2)),
+            Err(Refusal::CurrencyMismatch { campaign: "EUR".into(), order: "USD".into() }),
+            "currency before minimum"
+        );
+        assert_eq!(
+            rules.check(m(1999), "EUR", t(2)),
+            Err(Refusal::OrderBelowMinimum { min_order: 2000, currency: "EUR".into() })
+        );
+        let paused = Rules { status: CampaignStatus::Paused, ..rules };
+        assert_eq!(paused.check(m(1), "USD", t(0)), Err(Refusal::Paused), "state before everything");
+        let ended = Rules { status: CampaignStatus::Ended, ..rules };
+        assert_eq!(ended.check(m(12000), "EUR", t(2)), Err(Refusal::Ended));
+    }
+
+    #[test]
+    fn the_budget_has_room_up_to_its_limits_exactly() {
+        let m = |x: i64| Money::new(x).unwrap();
+        let b = Budget { max_amount: Some(m(1000)), max_redemptions: Some(3) };
+        assert_eq!(b.room(900, 0, m(100)), Ok(()));
+        assert_eq!(b.room(901, 0, m(100)), Err(Refusal::BudgetExhausted));
+        assert_eq!(b.room(0, 2, m(0)), Ok(()));
+        assert_eq!(b.room(0, 3, m(0)), Err(Refusal::BudgetExhausted));
+        assert!(Budget::default().has_room(i64::MAX - 1, i64::MAX - 1, 1, 1));
+        assert!(!b.has_room(i64::MAX, 0, 1, 1), "an overflowing sum has no room");
+        assert!(b.has_room(0, 0, 1000, 3) && !b.has_room(0, 0, 1000, 4));
     }
 
     proptest! {

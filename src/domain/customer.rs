@@ -5,10 +5,7 @@ use std::fmt;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
-/// The longest customer id accepted (CRM ids are pseudonymous keys, not free text).
-pub const MAX_ID_LEN: usize = 128;
-/// The longest loyalty tier name.
-pub const MAX_TIER_LEN: usize = 64;
+pub use super::bounds::{MAX_ID_LEN, MAX_TIER_LEN};
 /// The purpose whose consent allows personal vouchers.
 pub const OFFERS_PURPOSE: &str = "personalized_offers";
 

@@ -8,9 +8,12 @@ pub mod csv;
 pub mod customer;
 pub mod money;
 pub mod order;
+pub mod refusal;
 pub mod report;
 pub mod segment;
 pub mod stats;
 pub mod status;
 pub mod variant;
 pub mod voucher;
+
+pub use refusal::Refusal;

@@ -10,8 +10,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// The largest amount any request may carry: 10^12 minor units (ten billion euros).
-pub const MAX_MINOR: i64 = 1_000_000_000_000;
+pub use super::bounds::MAX_MINOR;
 
 /// An amount in minor units, `0 ..= 10^12`. The currency travels beside it (campaign, order).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

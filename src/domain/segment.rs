@@ -9,8 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::customer::{birthday_in, CustomerFacts, LoyaltyTier};
 
-/// The most tiers one segment may list.
-pub const MAX_TIERS: usize = 50;
+pub use super::bounds::MAX_TIERS;
 
 /// A campaign's audience.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

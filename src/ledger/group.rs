@@ -16,9 +16,9 @@ use std::{
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::LedgerError;
+use super::{LedgerError, Outcome, Redeemed};
 use crate::store::{
-    redemptions::{self, Redemption, Refusal},
+    redemptions::{self, Redemption},
     Db, StoreError,
 };
 
@@ -28,9 +28,9 @@ pub const MAX_BATCH: usize = 256;
 /// Committer tasks: one gathers while another commits.
 const COMMITTERS: usize = 4;
 
-type Answer = Result<Result<Redemption, Refusal>, LedgerError>;
+type Answer = Result<Outcome, LedgerError>;
 /// What the database said to one member of a batch.
-type Written = Result<Result<Redemption, Refusal>, StoreError>;
+type Written = Result<Outcome, StoreError>;
 
 struct Job {
     redemption: Redemption,
@@ -125,7 +125,7 @@ fn committer(db: &Db, rx: &std::sync::Mutex<mpsc::UnboundedReceiver<Job>>) {
 /// The batch in one transaction, else each on its own.
 fn write(c: &mut crate::store::Conn, rows: Vec<Redemption>) -> Result<Vec<Written>, StoreError> {
     if rows.len() > 1 && redemptions::commit_batch(c, &rows)? {
-        return Ok(rows.into_iter().map(|r| Ok(Ok(r))).collect());
+        return Ok(rows.into_iter().map(|r| Ok(Ok(Redeemed::New(r)))).collect());
     }
     Ok(rows.iter().map(|r| redemptions::commit(c, r, false)).collect())
 }

@@ -37,14 +37,17 @@ use tokio::sync::Mutex;
 use super::{
     group::GroupCommit,
     redis_target::{RedisConn, RedisTarget},
-    Ledger, LedgerError, Redeemed,
+    Ledger, LedgerError, Outcome, Redeemed,
 };
-use crate::store::{
-    campaigns,
-    customers::VoidedVoucher,
-    deployment,
-    redemptions::{self, Redemption, Refusal, RolledBack},
-    vouchers, Db,
+use crate::{
+    domain::{campaign::Discount, Refusal},
+    store::{
+        campaigns,
+        customers::VoidedVoucher,
+        deployment,
+        redemptions::{self, Redemption, RolledBack},
+        vouchers, Db,
+    },
 };
 
 /// Pending entries older than this are settled by the sweeper.
@@ -101,8 +104,8 @@ pub struct RedisLedger {
     sweeps: std::sync::atomic::AtomicU64,
 }
 
-fn unavailable(e: impl std::fmt::Display) -> LedgerError {
-    LedgerError::Unavailable(e.to_string())
+fn unavailable(e: redis::RedisError) -> LedgerError {
+    LedgerError::Redis(e)
 }
 
 fn ms(t: chrono::NaiveDateTime) -> i64 {
@@ -423,9 +426,23 @@ impl RedisLedger {
             for chunk in voided.chunks(1000) {
                 pipe.sadd(&staged[2], chunk).ignore();
             }
+            // The campaign's fixed rules, for the script to hold every redemption to them.
+            let variant_discounts: Vec<(String, String)> = camp
+                .variants
+                .iter()
+                .enumerate()
+                .filter_map(|(i, v)| Some((format!("d:{i}"), discount_rule(v.discount?))))
+                .collect();
+            if !variant_discounts.is_empty() {
+                pipe.hset_multiple(&staged[0], &variant_discounts).ignore();
+            }
             pipe.hset_multiple(
                 &staged[0],
                 &[
+                    ("rules", RULES_FORMAT.to_owned()),
+                    ("currency", camp.currency.clone()),
+                    ("min_order", camp.min_order.to_string()),
+                    ("d", discount_rule(camp.discount)),
                     ("status", camp.status.as_str().to_owned()),
                     ("starts", ms(camp.starts_at).to_string()),
                     ("expires", ms(camp.expires_at).to_string()),
@@ -788,18 +805,70 @@ impl PendingEntry {
     }
 }
 
-fn refusal(tag: &str) -> Option<Refusal> {
-    Some(match tag {
-        "PAUSED" => Refusal::Paused,
-        "ENDED" => Refusal::Ended,
-        "NOT_STARTED" => Refusal::NotStarted,
-        "EXPIRED" => Refusal::Expired,
-        "VOIDED" => Refusal::Voided,
-        "ALREADY" => Refusal::AlreadyRedeemed,
-        "BUDGET" => Refusal::BudgetExhausted,
-        "IDEM_REUSED" => Refusal::IdempotencyKeyReused,
-        _ => return None,
-    })
+/// The version of the rule fields a reload writes into `meta` (`redeem.lua` reloads a campaign
+/// whose `meta` carries another, e.g. one loaded by an older version).
+const RULES_FORMAT: &str = "1";
+
+/// A discount rule as `redeem.lua` reads it: `percent:<1-100>:<cap or -1>` or `amount:<minor>`.
+fn discount_rule(d: Discount) -> String {
+    match d {
+        Discount::Percent { percent, max_amount } => {
+            format!("percent:{percent}:{}", max_amount.map_or(-1, |m| m.minor()))
+        }
+        Discount::Amount { amount } => format!("amount:{}", amount.minor()),
+    }
+}
+
+/// What the redeem script answered.
+#[derive(Debug, PartialEq, Eq)]
+enum Reply {
+    /// Taken in Redis, with a pending entry: the database write follows.
+    Taken,
+    /// The same request was taken before, as this redemption id.
+    Replay(String),
+    /// The campaign is not loaded: reload it and ask again.
+    NotLoaded,
+    Refused(Refusal),
+}
+
+/// The one place the redeem script's reply codes (see `lua/redeem.lua`) become types; `r` is
+/// the redemption asked for.
+fn parse_reply(reply: &[String], r: &Redemption) -> Result<Reply, LedgerError> {
+    let arg = |i: usize| reply.get(i).cloned().unwrap_or_default();
+    let refusal = match reply.first().map(String::as_str) {
+        Some("OK") => return Ok(Reply::Taken),
+        Some("REPLAY") => return Ok(Reply::Replay(arg(1))),
+        Some("NOLOAD") => return Ok(Reply::NotLoaded),
+        Some("PAUSED") => Refusal::Paused,
+        Some("ENDED") => Refusal::Ended,
+        Some("NOT_STARTED") => Refusal::NotStarted,
+        Some("EXPIRED") => Refusal::Expired,
+        Some("CURRENCY") => Refusal::CurrencyMismatch { campaign: arg(1), order: r.currency.clone() },
+        Some("MINIMUM") => Refusal::OrderBelowMinimum {
+            min_order: arg(1)
+                .parse()
+                .map_err(|_| LedgerError::Unavailable(format!("bad ledger answer {reply:?}")))?,
+            currency: arg(2),
+        },
+        Some("VOIDED") => Refusal::Voided,
+        Some("ALREADY") => Refusal::AlreadyRedeemed,
+        Some("BUDGET") => Refusal::BudgetExhausted,
+        Some("IDEM_REUSED") => Refusal::IdempotencyKeyReused,
+        Some("DISCOUNT") => {
+            return Err(LedgerError::Invalid(format!(
+                "redemption {}: discount {} is not the {} the campaign's rules give",
+                r.id,
+                r.discount,
+                arg(1)
+            )))
+        }
+        Some("BAD_INPUT") => {
+            return Err(LedgerError::Invalid(format!("redemption {}: a number is out of range", r.id)))
+        }
+        Some(other) => return Err(LedgerError::Unavailable(format!("unexpected ledger answer {other}"))),
+        None => return Err(LedgerError::Unavailable("empty ledger answer".into())),
+    };
+    Ok(Reply::Refused(refusal))
 }
 
 #[async_trait]
@@ -816,7 +885,7 @@ impl Ledger for RedisLedger {
         answer.map(|_| ()).map_err(unavailable)
     }
 
-    async fn redeem(&self, r: Redemption) -> Result<Result<Redeemed, Refusal>, LedgerError> {
+    async fn redeem(&self, r: Redemption) -> Result<Outcome, LedgerError> {
         // A replay whose first request was undone meanwhile is a new request: try again.
         for _ in 0..3 {
             if let Some(answer) = self.redeem_once(&r).await? {
@@ -872,7 +941,7 @@ impl Ledger for RedisLedger {
 
 impl RedisLedger {
     /// One attempt; `None` when it replayed a first request that was undone meanwhile.
-    async fn redeem_once(&self, r: &Redemption) -> Result<Option<Result<Redeemed, Refusal>>, LedgerError> {
+    async fn redeem_once(&self, r: &Redemption) -> Result<Option<Outcome>, LedgerError> {
         let pending =
             PendingEntry { at_ms: Utc::now().timestamp_millis(), redemption: RedemptionEntry::of(r) };
         let args = vec![
@@ -884,54 +953,45 @@ impl RedisLedger {
             r.request_hash.clone(),
             order_field(r.serial, &r.order_id),
             serde_json::to_string(&pending).unwrap_or_default(),
+            r.order_amount.to_string(),
+            r.currency.clone(),
+            r.variant.to_string(),
         ];
-        let mut answer = Vec::new();
+        let mut reply = Reply::NotLoaded;
         for _ in 0..5 {
-            answer = self.invoke_redeem(r.campaign_id, &args).await?;
-            if answer.first().map(String::as_str) != Some("NOLOAD") {
+            reply = parse_reply(&self.invoke_redeem(r.campaign_id, &args).await?, r)?;
+            if reply != Reply::NotLoaded {
                 break;
             }
             self.ensure_loaded(r.campaign_id).await?;
         }
-        match answer.first().map(String::as_str) {
-            Some("OK") => {}
-            Some("REPLAY") => {
-                let first = answer.get(1).cloned().unwrap_or_default();
-                return Ok(self.replayed(r.campaign_id, first).await?.map(Ok));
-            }
-            Some("NOLOAD") => return Err(LedgerError::Unavailable("campaign could not be loaded".into())),
-            Some(tag) => {
-                return match refusal(tag) {
-                    Some(refusal) => Ok(Some(Err(refusal))),
-                    None => Err(LedgerError::Unavailable(format!("unexpected ledger answer {tag}"))),
-                }
-            }
-            None => return Err(LedgerError::Unavailable("empty ledger answer".into())),
+        match reply {
+            Reply::Taken => {}
+            Reply::Replay(first) => return Ok(self.replayed(r.campaign_id, first).await?.map(Ok)),
+            Reply::NotLoaded => return Err(LedgerError::Unavailable("campaign could not be loaded".into())),
+            Reply::Refused(why) => return Ok(Some(Err(why))),
         }
         let group =
             self.group.as_ref().ok_or_else(|| LedgerError::Unavailable("ledger has no database".into()))?;
         // Not acknowledged on an error; the pending entry stays for the sweeper to settle.
         let committed = group.commit(r.clone()).await?;
         match committed {
-            Ok(done) => {
+            Ok(Redeemed::New(done)) => {
                 self.settle_later(r.campaign_id, &r.id).await;
                 Ok(Some(Ok(Redeemed::New(done))))
             }
-            Err(db_refusal) => {
+            db_answer => {
                 // Redis had lost data (flush, restart): the database knows better. Undo.
                 tracing::warn!(
                     campaign = r.campaign_id,
-                    ?db_refusal,
+                    ?db_answer,
                     "database refused what Redis allowed; releasing"
                 );
                 if let Err(e) = self.release(r, false).await {
                     tracing::warn!(error = %e, "release failed; the sweeper will");
                 }
                 let _ = self.forget(r.campaign_id).await;
-                Ok(Some(match db_refusal {
-                    Refusal::Replay(first) => Ok(Redeemed::Replay(*first)),
-                    other => Err(other),
-                }))
+                Ok(Some(db_answer))
             }
         }
     }

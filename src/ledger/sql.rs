@@ -13,10 +13,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{group::GroupCommit, Ledger, LedgerError, Redeemed};
+use super::{group::GroupCommit, Ledger, LedgerError, Outcome};
 use crate::store::{
     customers::VoidedVoucher,
-    redemptions::{self, Redemption, Refusal, RolledBack},
+    redemptions::{self, Redemption, RolledBack},
     Backend, Db,
 };
 
@@ -58,16 +58,11 @@ impl Ledger for SqlLedger {
         self.db.ping(timeout).await.map_err(|e| LedgerError::Unavailable(e.to_string()))
     }
 
-    async fn redeem(&self, r: Redemption) -> Result<Result<Redeemed, Refusal>, LedgerError> {
-        let outcome = match &self.group {
-            Some(group) => group.commit(r).await?,
-            None => self.db.run(move |c| redemptions::commit(c, &r, true)).await?,
-        };
-        Ok(match outcome {
-            Ok(r) => Ok(Redeemed::New(r)),
-            Err(Refusal::Replay(first)) => Ok(Redeemed::Replay(*first)),
-            Err(refusal) => Err(refusal),
-        })
+    async fn redeem(&self, r: Redemption) -> Result<Outcome, LedgerError> {
+        match &self.group {
+            Some(group) => group.commit(r).await,
+            None => Ok(self.db.run(move |c| redemptions::commit(c, &r, true)).await?),
+        }
     }
 
     async fn rollback(&self, id: &str, reason: &str) -> Result<Option<RolledBack>, LedgerError> {

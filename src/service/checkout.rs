@@ -12,16 +12,17 @@ use chrono::{SubsecRound, Utc};
 use super::{ServiceError, Services};
 use crate::{
     domain::{
-        campaign::{Campaign, CampaignStatus},
+        campaign::Campaign,
         code::{self, CodeError},
         customer::{parse_currency, parse_label, CustomerId},
         money::Money,
         order::Order,
+        Refusal,
     },
     ledger::Redeemed,
     store::{
         campaigns,
-        redemptions::{self, Redemption, Refusal},
+        redemptions::{self, Redemption},
         StoreError,
     },
 };
@@ -85,28 +86,10 @@ pub async fn prepare(s: &Services, presented: Presented) -> Result<Prepared, Ser
     if !prefix_ok {
         return Err(ServiceError::InvalidCode(None));
     }
-    let now = Utc::now().naive_utc();
-    match campaign.status {
-        CampaignStatus::Paused => return Err(ServiceError::Refused(Refusal::Paused)),
-        CampaignStatus::Ended => return Err(ServiceError::Refused(Refusal::Ended)),
-        CampaignStatus::Active => {}
-    }
-    if now < campaign.starts_at {
-        return Err(ServiceError::Refused(Refusal::NotStarted));
-    }
-    if now >= campaign.expires_at {
-        return Err(ServiceError::Refused(Refusal::Expired));
-    }
-    if currency != campaign.currency {
-        return Err(ServiceError::CurrencyMismatch { campaign: campaign.currency.clone(), order: currency });
-    }
-    if order.amount.minor() < campaign.min_order {
-        return Err(ServiceError::OrderBelowMinimum {
-            min_order: campaign.min_order,
-            currency: campaign.currency.clone(),
-        });
-    }
-    let discount = campaign.discount_of(fields.variant as usize).apply(order.amount);
+    let discount = campaign
+        .rules(fields.variant as usize)
+        .check(order.amount, &currency, Utc::now().naive_utc())
+        .map_err(ServiceError::Refused)?;
     Ok(Prepared {
         campaign,
         fields,

@@ -17,10 +17,10 @@ pub mod reporting;
 use std::sync::Arc;
 
 use crate::{
-    domain::code::CodeError,
+    domain::{code::CodeError, Refusal},
     ledger::{Ledger, LedgerError},
     signing::Signing,
-    store::{customers::VoidedVoucher, redemptions::Refusal, Db, StoreError},
+    store::{customers::VoidedVoucher, Db, StoreError},
     telemetry::Metrics,
 };
 
@@ -115,10 +115,6 @@ pub enum ServiceError {
     /// The ledger or the campaign's rules refused a redemption.
     #[error("{0:?}")]
     Refused(Refusal),
-    #[error("the campaign pays in {campaign}, the order is in {order}")]
-    CurrencyMismatch { campaign: String, order: String },
-    #[error("the order must be at least {min_order} minor units of {currency}")]
-    OrderBelowMinimum { min_order: i64, currency: String },
     /// The campaign issues no more vouchers: it has ended (`true`) or expired.
     #[error("the campaign has {}; no more vouchers can be issued", if *.ended { "ended" } else { "expired" })]
     NoLongerIssuing { ended: bool },

@@ -4,7 +4,7 @@
 use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
 
-use super::{schema::campaigns, Conn, StoreError};
+use super::{schema::campaigns, AnyConnection, Conn, StoreError};
 use crate::{
     domain::{
         campaign::{Budget, CampaignStatus, Discount, Variant},
@@ -137,6 +137,17 @@ pub fn create(conn: &mut Conn, new: &NewCampaign) -> Result<Campaign, StoreError
 /// Reads a campaign.
 pub fn get(conn: &mut Conn, id: i32) -> Result<Option<Campaign>, StoreError> {
     let row: Option<Row> = campaigns::table.find(id).select(Row::as_select()).first(conn.any()).optional()?;
+    row.map(Campaign::try_from).transpose()
+}
+
+/// Reads a campaign inside a write transaction, holding its row lock on PostgreSQL until the
+/// transaction ends (SQLite's write transactions exclude each other already).
+pub fn get_for_update(conn: &mut Conn, id: i32) -> Result<Option<Campaign>, StoreError> {
+    let query = campaigns::table.find(id);
+    let row: Option<Row> = match conn.any() {
+        AnyConnection::Pg(c) => query.select(Row::as_select()).for_update().first(c).optional()?,
+        AnyConnection::Sqlite(c) => query.select(Row::as_select()).first(c).optional()?,
+    };
     row.map(Campaign::try_from).transpose()
 }
 

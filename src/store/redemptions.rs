@@ -1,21 +1,27 @@
 //! Redemptions, the source of truth behind every ledger.
 //!
-//! [`commit`] is the one place a redemption becomes real: in one transaction it takes budget
-//! room with a conditional update of the campaign (spent + discount ≤ max_amount, count + 1 ≤
-//! max_redemptions, campaign active and within its dates), inserts the row (a partial unique
-//! index allows one live redemption per voucher) and marks the voucher redeemed. Whatever a
-//! faster gate in front (Redis) decided, the database cannot be made to hold a double
-//! redemption or an overspent budget.
+//! [`commit`] is the one place a redemption becomes real: in one transaction it holds the
+//! redemption to the campaign's rules (`domain::campaign::Rules`: state, dates, currency,
+//! minimum order, discount, then the voucher and `Budget::room`), takes budget room with a
+//! conditional update of the campaign (which repeats the state and budget conditions, so a
+//! row changed after it was read fails closed), inserts the row (a partial unique index
+//! allows one live redemption per voucher) and marks the voucher redeemed. Whatever a faster
+//! gate in front (Redis) decided, the database cannot be made to hold a double redemption or
+//! an overspent budget.
 
 use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
 use rand::RngCore;
 
 use super::{
+    campaigns::{self as campaign_store, Campaign},
     schema::{campaigns, redemptions, rollbacks, vouchers},
     AnyConnection, Conn, StoreError,
 };
-use crate::{domain::voucher::VoucherStatus, per_backend};
+use crate::{
+    domain::{money::Money, voucher::VoucherStatus, Refusal},
+    per_backend,
+};
 
 /// A stored redemption.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
@@ -46,31 +52,30 @@ pub fn new_id() -> String {
     format!("rdm_{}", hex::encode(raw))
 }
 
-/// Why the database refused a redemption.
+/// A redemption that went through.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refusal {
-    /// The voucher has a live redemption (for another order).
-    AlreadyRedeemed,
-    /// The same order id (or Idempotency-Key) already redeemed it: here is the first answer.
-    Replay(Box<Redemption>),
-    /// The Idempotency-Key was used for another request.
-    IdempotencyKeyReused,
-    BudgetExhausted,
-    Voided,
-    /// No voucher with that serial (a code signed but never stored).
-    UnknownVoucher,
-    CustomerMismatch,
-    Paused,
-    Ended,
-    NotStarted,
-    Expired,
+pub enum Redeemed {
+    /// Written now (answered 201).
+    New(Redemption),
+    /// The same Idempotency-Key, or the same voucher and order id, again: the first answer
+    /// (answered 200 with the first body).
+    Replay(Redemption),
 }
 
+impl Redeemed {
+    /// The redemption, new or first.
+    pub fn redemption(&self) -> &Redemption {
+        match self {
+            Redeemed::New(r) | Redeemed::Replay(r) => r,
+        }
+    }
+}
+
+/// What a redemption request comes to: it went through, or the reason it may not.
+pub type Outcome = Result<Redeemed, Refusal>;
+
 /// The first answer stored for a replay, if any: by Idempotency-Key, else by (voucher, order).
-pub fn find_replay(
-    conn: &mut Conn,
-    r: &Redemption,
-) -> Result<Option<Result<Redemption, Refusal>>, StoreError> {
+pub fn find_replay(conn: &mut Conn, r: &Redemption) -> Result<Option<Outcome>, StoreError> {
     if let Some(key) = &r.idem_key {
         let (who, key) = (r.api_key_id.clone(), key.clone());
         let by_key: Option<Redemption> = redemptions::table
@@ -81,7 +86,7 @@ pub fn find_replay(
             .optional()?;
         if let Some(first) = by_key {
             return Ok(Some(if first.request_hash == r.request_hash {
-                Ok(first)
+                Ok(Redeemed::Replay(first))
             } else {
                 Err(Refusal::IdempotencyKeyReused)
             }));
@@ -95,7 +100,7 @@ pub fn find_replay(
         .select(Redemption::as_select())
         .first(conn.any())
         .optional()?;
-    Ok(by_order.map(Ok))
+    Ok(by_order.map(|first| Ok(Redeemed::Replay(first))))
 }
 
 /// Why a voucher may not be redeemed by `customer_id`, if it may not.
@@ -119,43 +124,29 @@ fn voucher_refusal(
     })
 }
 
-/// Why a campaign refuses a redemption of `discount` at `now`, if it does.
-fn campaign_refusal(
-    conn: &mut Conn,
-    campaign_id: i32,
-    now: NaiveDateTime,
-    discount: i64,
-) -> Result<Option<Refusal>, StoreError> {
-    let (status, starts, expires, max_amount, max_count, spent, count): (
-        String,
-        NaiveDateTime,
-        NaiveDateTime,
-        Option<i64>,
-        Option<i64>,
-        i64,
-        i64,
-    ) = campaigns::table
-        .find(campaign_id)
-        .select((
-            campaigns::status,
-            campaigns::starts_at,
-            campaigns::expires_at,
-            campaigns::budget_amount,
-            campaigns::budget_redemptions,
-            campaigns::spent,
-            campaigns::redeemed,
-        ))
-        .first(conn.any())?;
-    Ok(match status.as_str() {
-        "paused" => Some(Refusal::Paused),
-        "ended" => Some(Refusal::Ended),
-        _ if now < starts => Some(Refusal::NotStarted),
-        _ if now >= expires => Some(Refusal::Expired),
-        _ if max_amount.is_some_and(|m| spent + discount > m) || max_count.is_some_and(|m| count + 1 > m) => {
-            Some(Refusal::BudgetExhausted)
-        }
-        _ => None,
-    })
+/// Why the campaign's rules refuse `r` (state, dates, currency, minimum order), if they do;
+/// an error when `r` carries another discount than the rules give (a caller's bug: the
+/// discount is computed by the same rules before the ledger).
+fn rules_refusal(campaign: &Campaign, r: &Redemption) -> Result<Option<Refusal>, StoreError> {
+    let amount = Money::new(r.order_amount)
+        .map_err(|e| StoreError::Conflict(format!("redemption {}: order amount {e}", r.id)))?;
+    let variant = usize::try_from(r.variant).unwrap_or(usize::MAX);
+    match campaign.rules(variant).check(amount, &r.currency, r.redeemed_at) {
+        Err(why) => Ok(Some(why)),
+        Ok(d) if d.minor() != r.discount => Err(StoreError::Conflict(format!(
+            "redemption {}: discount {} is not the {} the campaign's rules give",
+            r.id,
+            r.discount,
+            d.minor()
+        ))),
+        Ok(_) => Ok(None),
+    }
+}
+
+/// Why the budget has no room for `r`'s discount after what `campaign` has taken, if it has
+/// none.
+fn budget_refusal(campaign: &Campaign, r: &Redemption) -> Option<Refusal> {
+    campaign.budget.room(campaign.spent, campaign.redeemed, Money::from_stored(r.discount)).err()
 }
 
 /// Takes `amount` and `count` from a campaign's budget with one conditional update, if the
@@ -224,28 +215,32 @@ struct BatchRefused;
 
 /// Makes a redemption real, or says why not (see the module doc). `lock_campaign` takes the
 /// campaign's row lock first (the SQL ledger's serialization point on PostgreSQL).
-pub fn commit(
-    conn: &mut Conn,
-    r: &Redemption,
-    lock_campaign: bool,
-) -> Result<Result<Redemption, Refusal>, StoreError> {
+pub fn commit(conn: &mut Conn, r: &Redemption, lock_campaign: bool) -> Result<Outcome, StoreError> {
     conn.transaction_with(|conn| {
-        if lock_campaign {
-            if let AnyConnection::Pg(c) = conn.any() {
-                campaigns::table.find(r.campaign_id).select(campaigns::id).for_update().first::<i32>(c)?;
-            }
-        }
+        let campaign = if lock_campaign {
+            campaign_store::get_for_update(conn, r.campaign_id)?
+        } else {
+            campaign_store::get(conn, r.campaign_id)?
+        };
+        let campaign = campaign.ok_or(StoreError::NotFound)?;
         if let Some(replay) = find_replay(conn, r)? {
-            return Ok(replay.and_then(|first| Err(Refusal::Replay(Box::new(first)))));
+            return Ok(replay);
+        }
+        if let Some(why) = rules_refusal(&campaign, r)? {
+            return Ok(Err(why));
         }
         if let Some(why) = voucher_refusal(conn, r.campaign_id, r.serial, r.customer_id.as_deref())? {
             return Ok(Err(why));
         }
+        if let Some(why) = budget_refusal(&campaign, r) {
+            return Ok(Err(why));
+        }
         let now = r.redeemed_at;
-        let took = take_room(conn, r.campaign_id, (now, now), r.discount, 1)?;
-        if !took {
-            // The conditional update found no room; say which rule refused it.
-            let why = campaign_refusal(conn, r.campaign_id, now, r.discount)?;
+        if !take_room(conn, r.campaign_id, (now, now), r.discount, 1)? {
+            // The row changed since it was read (possible only without its lock): the rules
+            // on the fresh row say why.
+            let fresh = campaign_store::get(conn, r.campaign_id)?.ok_or(StoreError::NotFound)?;
+            let why = rules_refusal(&fresh, r)?.or_else(|| budget_refusal(&fresh, r));
             return Ok(Err(why.unwrap_or(Refusal::BudgetExhausted)));
         }
         diesel::insert_into(redemptions::table).values(r).execute(conn.any())?;
@@ -259,7 +254,7 @@ pub fn commit(
         if marked != 1 {
             return Err(Abort::Because(VoucherChanged));
         }
-        Ok(Ok(r.clone()))
+        Ok(Ok(Redeemed::New(r.clone())))
     })
     .or_else(|e| match e {
         // Two transactions raced for one voucher: the loser's insert hit the unique index. The
@@ -275,11 +270,8 @@ pub fn commit(
 
 /// The answer for a redemption whose voucher another transaction took first: the first
 /// answer when that was the same request, `already_redeemed` otherwise.
-fn lost_race(conn: &mut Conn, r: &Redemption) -> Result<Result<Redemption, Refusal>, StoreError> {
-    Ok(match find_replay(conn, r)? {
-        Some(replay) => replay.and_then(|first| Err(Refusal::Replay(Box::new(first)))),
-        None => Err(Refusal::AlreadyRedeemed),
-    })
+fn lost_race(conn: &mut Conn, r: &Redemption) -> Result<Outcome, StoreError> {
+    Ok(find_replay(conn, r)?.unwrap_or(Err(Refusal::AlreadyRedeemed)))
 }
 
 /// Commits redemptions that a faster gate (Redis) already allowed, all in one transaction:
@@ -296,6 +288,18 @@ pub fn commit_batch(conn: &mut Conn, batch: &[Redemption]) -> Result<bool, Store
     let refused = || Abort::Because(BatchRefused);
     let outcome = conn.transaction_with(|conn| {
         for (&campaign, members) in &by_campaign {
+            // The rules and the budget for the batch as a whole (read unlocked: the budget
+            // update below is conditional and takes the row lock last).
+            let rules = campaign_store::get(conn, campaign)?.ok_or_else(refused)?;
+            for r in members {
+                if !matches!(rules_refusal(&rules, r), Ok(None)) {
+                    return Err(refused());
+                }
+            }
+            let sum = members.iter().map(|r| r.discount).sum::<i64>();
+            if !rules.budget.has_room(rules.spent, rules.redeemed, sum, members.len() as i64) {
+                return Err(refused());
+            }
             // Locked by primary key, checked here: a `status` condition would let a planner
             // without fresh statistics walk the (campaign, variant, status) index instead.
             let serials: Vec<i64> = members.iter().map(|r| r.serial).collect();
@@ -425,7 +429,9 @@ pub fn rollback(conn: &mut Conn, id: &str, reason: &str) -> Result<Option<Rolled
     })
 }
 
-/// Read-only: would a redemption of this voucher be refused right now, and why.
+/// Read-only: would a redemption of this voucher be refused right now, and why (the campaign's
+/// state, the voucher, the budget, in the rules' order; currency, minimum order and discount
+/// are the caller's, from the same rules).
 pub fn check(
     conn: &mut Conn,
     campaign_id: i32,
@@ -433,10 +439,14 @@ pub fn check(
     customer_id: &str,
     discount: i64,
 ) -> Result<Option<Refusal>, StoreError> {
+    let campaign = campaign_store::get(conn, campaign_id)?.ok_or(StoreError::NotFound)?;
+    if let Err(why) = campaign.rules(0).check_state(Utc::now().naive_utc()) {
+        return Ok(Some(why));
+    }
     if let Some(why) = voucher_refusal(conn, campaign_id, serial, Some(customer_id))? {
         return Ok(Some(why));
     }
-    campaign_refusal(conn, campaign_id, Utc::now().naive_utc(), discount)
+    Ok(campaign.budget.room(campaign.spent, campaign.redeemed, Money::from_stored(discount)).err())
 }
 
 /// Unlinks a customer from their redemptions (erasure); amounts stay for the totals.

@@ -232,7 +232,8 @@ async fn a_ledger_that_does_not_answer_is_503_and_nothing_is_redeemed() {
         rollback_reason: None,
     };
     use vouchsafe::ledger::Ledger;
-    assert!(matches!(state_ledger.redeem(r).await, Err(vouchsafe::ledger::LedgerError::Unavailable(_))));
+    use vouchsafe::ledger::LedgerError;
+    assert!(matches!(state_ledger.redeem(r).await, Err(LedgerError::Unavailable(_) | LedgerError::Redis(_))));
     assert_eq!(s.live_rows().await, 0);
 }
 
@@ -582,7 +583,7 @@ async fn a_group_commit_writes_all_or_nothing_and_keeps_the_budget() {
         .await
         .unwrap();
     assert!(answers[0].is_ok());
-    assert_eq!(answers[1], Err(vouchsafe::store::redemptions::Refusal::BudgetExhausted));
+    assert_eq!(answers[1], Err(vouchsafe::domain::Refusal::BudgetExhausted));
     assert_eq!(s.spent().await, (7500, 3));
 }
 

@@ -3,19 +3,21 @@
 //! The backend comes from the environment: `TEST_DATABASE_URL=postgres://…/postgres` makes a
 //! fresh database with a random name per test (dropped afterwards), otherwise each test gets a
 //! SQLite file in its own temp dir. `TEST_REDIS_URL` selects the Redis ledger with a random key
-//! prefix per test (its keys deleted afterwards), otherwise the SQL ledger.
+//! prefix per test (its keys deleted afterwards), otherwise the SQL ledger. The throwaway
+//! database and prefix themselves are `vouchsafe::testkit`'s, shared with the benches.
 
 #![allow(dead_code)]
 
 use std::{net::TcpListener, sync::Arc, time::Duration};
 
 use actix_web::web;
-use diesel::{connection::SimpleConnection, Connection, PgConnection};
-use rand::distr::{Alphanumeric, SampleString};
 use serde_json::Value;
+pub use vouchsafe::testkit::{
+    closed_port, random_name, test_redis, tool_on_path, OwnRedis, RedisPrefix, TestDb,
+};
 use vouchsafe::{
     api::{self, AppState},
-    config::{DatabaseUrl, Settings, SqliteTarget},
+    config::{DatabaseUrl, Settings},
     domain::access::Scopes,
     ledger::{
         redis::RedisLedger,
@@ -27,98 +29,9 @@ use vouchsafe::{
     store::{api_keys, Db},
 };
 
-pub fn random_name(prefix: &str) -> String {
-    format!("{prefix}{}", Alphanumeric.sample_string(&mut rand::rng(), 12).to_lowercase())
-}
-
-/// A database of the test's own, removed when dropped.
-pub struct TestDb {
-    pub url: DatabaseUrl,
-    pg: Option<(String, String)>,
-    _dir: Option<tempfile::TempDir>,
-}
-
-impl TestDb {
-    pub fn is_postgres() -> bool {
-        std::env::var("TEST_DATABASE_URL").is_ok_and(|u| u.starts_with("postgres"))
-    }
-
-    /// A fresh, empty database on the configured backend.
-    pub fn new() -> TestDb {
-        match std::env::var("TEST_DATABASE_URL") {
-            Ok(admin) if admin.starts_with("postgres") => {
-                let name = random_name("vs_test_");
-                let mut conn = PgConnection::establish(&admin)
-                    .unwrap_or_else(|e| panic!("TEST_DATABASE_URL {admin} does not answer: {e}"));
-                conn.batch_execute(&format!("CREATE DATABASE {name}")).expect("create test database");
-                let mut url = url::Url::parse(&admin).expect("TEST_DATABASE_URL is a URL");
-                url.set_path(&format!("/{name}"));
-                TestDb { url: DatabaseUrl::Postgres(url.to_string()), pg: Some((admin, name)), _dir: None }
-            }
-            _ => {
-                let dir = tempfile::tempdir().expect("temp dir");
-                let path = dir.path().join("vouchsafe.db");
-                TestDb { url: DatabaseUrl::Sqlite(SqliteTarget::File(path)), pg: None, _dir: Some(dir) }
-            }
-        }
-    }
-
-    /// The URL as a string, for child processes.
-    pub fn url_string(&self) -> String {
-        match &self.url {
-            DatabaseUrl::Postgres(u) => u.clone(),
-            DatabaseUrl::Sqlite(SqliteTarget::File(p)) => format!("sqlite://{}", p.display()),
-            DatabaseUrl::Sqlite(SqliteTarget::Memory) => "sqlite::memory:".into(),
-        }
-    }
-}
-
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.record_statuses();
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if let Some((admin, name)) = &self.pg {
-            if let Ok(mut conn) = PgConnection::establish(admin) {
-                let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-            }
-        }
-    }
-}
-
-/// Deletes a test's Redis keys when dropped.
-pub struct RedisPrefix {
-    pub url: String,
-    pub prefix: String,
-}
-
-impl Drop for RedisPrefix {
-    fn drop(&mut self) {
-        fn clear(conn: &mut impl redis::ConnectionLike, prefix: &str) {
-            // On a cluster KEYS asks every primary and DEL is split by slot.
-            let keys: Vec<String> =
-                redis::cmd("KEYS").arg(format!("{prefix}:*")).query(conn).unwrap_or_default();
-            if !keys.is_empty() {
-                let _: Result<(), _> = redis::cmd("DEL").arg(keys).query(conn);
-            }
-        }
-        match RedisTarget::parse(&self.url) {
-            Ok(RedisTarget::Single(client)) => {
-                if let Ok(mut conn) = client.get_connection() {
-                    clear(&mut conn, &self.prefix);
-                }
-            }
-            Ok(RedisTarget::Cluster(seeds)) => {
-                let client = redis::cluster::ClusterClient::new(seeds);
-                if let Ok(mut conn) = client.and_then(|c| c.get_connection()) {
-                    clear(&mut conn, &self.prefix);
-                }
-            }
-            Err(_) => {}
-        }
     }
 }
 
@@ -392,112 +305,4 @@ pub async fn assert_problem(resp: reqwest::Response, status: u16, code: &str) ->
     assert!(body["title"].as_str().is_some_and(|t| !t.is_empty()), "title in {body}");
     assert!(body["detail"].as_str().is_some_and(|t| !t.is_empty()), "detail in {body}");
     body
-}
-
-/// Whether `tool` is on the PATH, for a test that runs it. Without it such a test returns
-/// early after one loud line naming the Debian package to install, except under `CI` (set to
-/// anything but `false` or `0`, as CI services set it): there a missing tool fails the test,
-/// so that CI never counts a skip as a pass.
-pub fn tool_on_path(tool: &str, package: &str) -> bool {
-    use std::{io::Write, os::unix::fs::PermissionsExt};
-    let runnable = |path: std::path::PathBuf| {
-        path.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    };
-    let paths = std::env::var_os("PATH").unwrap_or_default();
-    if std::env::split_paths(&paths).any(|dir| runnable(dir.join(tool))) {
-        return true;
-    }
-    let test = std::thread::current().name().unwrap_or("a test").to_owned();
-    let missing =
-        format!("`{tool}` is not on the PATH: install Debian's {package} (apt-get install {package})");
-    let ci =
-        std::env::var("CI").is_ok_and(|v| !["", "0", "false"].contains(&v.to_ascii_lowercase().as_str()));
-    assert!(!ci, "{test} needs a tool: {missing}; under CI a missing tool is a failure");
-    // Straight to the terminal: libtest only shows what a failing test printed.
-    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {missing}, or run with CI=true to fail instead");
-    false
-}
-
-/// A redis-server of the test's own (for tests that flush, stop or restart it).
-pub struct OwnRedis {
-    pub port: u16,
-    child: Option<std::process::Child>,
-}
-
-impl OwnRedis {
-    /// A started redis-server, or `None` (the test skips) when it is not installed.
-    pub fn start() -> Option<OwnRedis> {
-        if !tool_on_path("redis-server", "redis-server") {
-            return None;
-        }
-        let port = closed_port();
-        let mut r = OwnRedis { port, child: None };
-        r.restart();
-        Some(r)
-    }
-
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    pub fn restart(&mut self) {
-        let child = std::process::Command::new("redis-server")
-            .args([
-                "--port",
-                &self.port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("redis-server must be installed (.ci/run installs it)");
-        self.child = Some(child);
-        let started = std::time::Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(10), "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    pub fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    pub fn flushall(&self) {
-        let client = redis::Client::open(self.url()).unwrap();
-        let mut conn = client.get_connection().unwrap();
-        let _: () = redis::cmd("FLUSHALL").query(&mut conn).unwrap();
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// The Redis a test of the Redis ledger runs on: the environment's (`TEST_REDIS_URL`) or, on a
-/// run without one, a redis-server of the test's own, so such tests run on every backend
-/// (`None`: the test skips, see [`tool_on_path`]).
-pub fn test_redis() -> Option<(String, Option<OwnRedis>)> {
-    match std::env::var("TEST_REDIS_URL") {
-        Ok(url) => Some((url, None)),
-        Err(_) => {
-            let own = OwnRedis::start()?;
-            Some((own.url(), Some(own)))
-        }
-    }
-}
-
-/// A TCP port nothing listens on (bound, then released).
-pub fn closed_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
 }
