@@ -4,14 +4,16 @@
     VOUCHSAFE_URL=http://127.0.0.1:8080 VOUCHSAFE_ADMIN_KEY=... PYTHONPATH=generated python walkthrough.py
 """
 import datetime
+import io
 import os
 import time
 import uuid
 
 from vouchsafe_client import AuthenticatedClient
+from vouchsafe_client.types import File
 from vouchsafe_client.api.campaigns import create_campaign
 from vouchsafe_client.api.checkout import redeem_voucher, validate_voucher
-from vouchsafe_client.api.customers import add_customer_consent, import_customers, upsert_customer
+from vouchsafe_client.api.customers import add_customer_consent, import_customers, import_customers_json, upsert_customer
 from vouchsafe_client.api.generation import export_campaign_vouchers, get_generation_job, start_campaign_generation
 from vouchsafe_client.api.keys import create_key
 from vouchsafe_client.api.reports import get_campaign_report
@@ -25,7 +27,7 @@ url = os.environ.get("VOUCHSAFE_URL", "http://127.0.0.1:8080")
 admin = AuthenticatedClient(base_url=url, token=os.environ["VOUCHSAFE_ADMIN_KEY"], raise_on_unexpected_status=True)
 run = uuid.uuid4().hex[:6]  # ids of this run, so that it can run again
 
-# CRM: customers with zero-party data and consent (the import also takes a JSON array).
+# CRM: customers with zero-party data and consent; imports as a JSON array or as NDJSON.
 customer = f"c-42-{run}"
 r = upsert_customer.sync_detailed(customer, client=admin,
                                   body=CustomerBody(birthday=Birthday(month=12, day=1), loyalty_tier="gold"))
@@ -33,8 +35,11 @@ assert r.status_code == 201 and r.parsed.loyalty_tier == "gold", r
 r = add_customer_consent.sync_detailed(customer, client=admin, body=ConsentBody(
     purpose="personalized_offers", granted=True, source="preference_center", policy_version="2026-01"))
 assert r.status_code == 201, r
-r = import_customers.sync_detailed(client=admin, body=[ImportCustomer(id=f"c-43-{run}", loyalty_tier="gold"),
-                                                        ImportCustomer(id=" bad id ")])
+r = import_customers_json.sync_detailed(client=admin, body=[ImportCustomer(id=f"c-43-{run}", loyalty_tier="gold"),
+                                                             ImportCustomer(id=" bad id ")])
+assert r.parsed.imported == 1 and r.parsed.rejected[0].line == 2, r
+ndjson = f'{{"id": "c-44-{run}", "loyalty_tier": "gold"}}\n{{"id": 7}}\n'.encode()
+r = import_customers.sync_detailed(client=admin, body=File(payload=io.BytesIO(ndjson)))
 assert r.parsed.imported == 1 and r.parsed.rejected[0].line == 2, r
 
 # A campaign for gold members, and one signed code per consented member.

@@ -12,7 +12,7 @@ const adminKey = process.env.VOUCHSAFE_ADMIN_KEY ?? "";
 const api = createClient<paths>({ baseUrl, headers: { Authorization: `Bearer ${adminKey}` } });
 const run = Math.random().toString(36).slice(2, 8); // ids of this run, so that it can run again
 
-// CRM: customers with zero-party data and consent (the import also takes a JSON array).
+// CRM: customers with zero-party data and consent ; imports as a JSON array (import.json) or as NDJSON (import).
 const customer = `c-42-${run}`;
 const up = await api.PUT("/v1/customers/{customer_id}", {
   params: { path: { customer_id: customer } },
@@ -25,7 +25,7 @@ const consent = await api.POST("/v1/customers/{customer_id}/consents", {
   body: { purpose: "personalized_offers", granted: true, source: "preference_center", policy_version: "2026-01" },
 });
 assert.equal(consent.response.status, 201);
-const imported = await api.POST("/v1/customers/import", {
+const imported = await api.POST("/v1/customers/import.json", {
   body: [{ id: `c-43-${run}`, loyalty_tier: "gold" }, { id: " bad id " }],
 });
 assert.equal(imported.data?.imported, 1);

@@ -287,18 +287,37 @@ impl From<Imported> for ImportSummary {
     }
 }
 
+/// An NDJSON body in the document: bytes (`format: binary`), so generators pass a file or a buffer.
+pub struct NdjsonLines;
+
+impl utoipa::PartialSchema for NdjsonLines {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+            .description(Some("NDJSON: one `ImportCustomer` object per line"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for NdjsonLines {}
+
 /// Imports customers from NDJSON, one object per line, streamed.
+///
+/// One media type per operation: generators (openapi-python-client 0.29) write broken code for an
+/// operation with two request media types, so the JSON-array form is its own operation,
+/// [`import_customers_json`]. This route still takes `application/json` too, for clients that
+/// send it here.
 #[utoipa::path(
     operation_id = "importCustomers",
     tag = "customers",
     security(("api_key" = [])),
     request_body(
-        content(
-            (Vec<ImportLine> = "application/json"),
-            (String = "application/x-ndjson"),
-        ),
-        description = "A JSON array of customers (at most 16 MiB), or NDJSON: one `ImportCustomer` \
-                       object per line (`{\"id\", \"birthday\"?, \"loyalty_tier\"?, \"consent\"?}`)"
+        content((NdjsonLines = "application/x-ndjson")),
+        description = "NDJSON: one `ImportCustomer` object per line (`{\"id\", \"birthday\"?, \"loyalty_tier\"?, \
+                       \"consent\"?}`), streamed, any size. A JSON array sent as `application/json` is taken \
+                       too (typed: `POST /v1/customers/import.json`)"
     ),
     responses((status = 200, description = "Good lines imported, bad ones reported", body = ImportSummary))
 )]
@@ -308,36 +327,63 @@ pub async fn import_customers(
     _auth: Authorized<CrmScope>,
     state: web::Data<AppState>,
     req: HttpRequest,
-    mut payload: web::Payload,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let json = req.mime_type().ok().flatten().is_some_and(|m| m.essence_str() == "application/json");
     let imported = if json {
-        let mut body = Vec::new();
-        while let Some(chunk) = futures_util::StreamExt::next(&mut payload).await {
-            let chunk =
-                chunk.map_err(|e| ApiError::InvalidParameter(format!("the body could not be read: {e}")))?;
-            if body.len() + chunk.len() > MAX_IMPORT_JSON {
-                return Err(ApiError::PayloadTooLarge(format!(
-                    "a JSON import may have at most {MAX_IMPORT_JSON} bytes; send larger ones as NDJSON"
-                )));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        let items: Vec<serde_json::Value> = serde_json::from_slice(&body).map_err(|e| {
-            if e.is_data() {
-                ApiError::Invalid {
-                    field: None,
-                    detail: format!("the body must be a JSON array of customers: {e}"),
-                }
-            } else {
-                ApiError::MalformedJson(e.to_string())
-            }
-        })?;
-        import::import_items(&state, items).await?
+        import_json_array(&state, payload).await?
     } else {
         import::import_ndjson(&state, payload).await?
     };
     Ok(HttpResponse::Ok().json(ImportSummary::from(imported)))
+}
+
+/// Imports customers from a JSON array (at most 16 MiB); each item is answered like an NDJSON line.
+#[utoipa::path(
+    operation_id = "importCustomersJson",
+    tag = "customers",
+    security(("api_key" = [])),
+    request_body(
+        content((Vec<ImportLine> = "application/json")),
+        description = "A JSON array of `ImportCustomer` objects, at most 16 MiB; item k is reported as line k"
+    ),
+    responses((status = 200, description = "Good items imported, bad ones reported", body = ImportSummary))
+)]
+#[post("/v1/customers/import.json")]
+#[tracing::instrument(name = "import_customers_json", skip_all)]
+pub async fn import_customers_json(
+    _auth: Authorized<CrmScope>,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let imported = import_json_array(&state, payload).await?;
+    Ok(HttpResponse::Ok().json(ImportSummary::from(imported)))
+}
+
+/// Reads a JSON array of customers (bounded by [`MAX_IMPORT_JSON`]) and imports its items.
+async fn import_json_array(state: &AppState, mut payload: web::Payload) -> Result<Imported, ApiError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = futures_util::StreamExt::next(&mut payload).await {
+        let chunk =
+            chunk.map_err(|e| ApiError::InvalidParameter(format!("the body could not be read: {e}")))?;
+        if body.len() + chunk.len() > MAX_IMPORT_JSON {
+            return Err(ApiError::PayloadTooLarge(format!(
+                "a JSON import may have at most {MAX_IMPORT_JSON} bytes; send larger ones as NDJSON"
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let items: Vec<serde_json::Value> = serde_json::from_slice(&body).map_err(|e| {
+        if e.is_data() {
+            ApiError::Invalid {
+                field: None,
+                detail: format!("the body must be a JSON array of customers: {e}"),
+            }
+        } else {
+            ApiError::MalformedJson(e.to_string())
+        }
+    })?;
+    Ok(import::import_items(state, items).await?)
 }
 
 /// Appends a consent statement; a revoked personalized_offers voids the customer's open vouchers.

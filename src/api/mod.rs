@@ -131,6 +131,7 @@ fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(keys::list_keys)
         .service(keys::revoke_key)
         .service(customers::import_customers)
+        .service(customers::import_customers_json)
         .service(customers::upsert_customer)
         .service(customers::add_consent)
         .service(customers::list_consents)

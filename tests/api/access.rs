@@ -52,6 +52,7 @@ const ROUTES: &[(&str, &str, Rule)] = &[
     ("DELETE", "/v1/keys/{key_id}", Rule::Admin),
     ("PUT", "/v1/customers/{customer_id}", Rule::Crm),
     ("POST", "/v1/customers/import", Rule::Crm),
+    ("POST", "/v1/customers/import.json", Rule::Crm),
     ("POST", "/v1/customers/{customer_id}/consents", Rule::Crm),
     ("GET", "/v1/customers/{customer_id}/consents", Rule::Crm),
     ("POST", "/v1/customers/{customer_id}/carts", Rule::Crm),
@@ -166,6 +167,7 @@ impl Matrix {
             ("POST", "/v1/keys") => Body::Json(json!({"name": "matrix", "scopes": ["reports"]})),
             ("PUT", "/v1/customers/{customer_id}") => Body::Json(json!({"loyalty_tier": "gold"})),
             ("POST", "/v1/customers/import") => Body::Ndjson("{\"id\": \"m-imported\"}\n"),
+            ("POST", "/v1/customers/import.json") => Body::Json(json!([{"id": "m-imported-json"}])),
             ("POST", "/v1/customers/{customer_id}/consents") => Body::Json(json!({
                 "purpose": "personalized_offers", "granted": true, "source": "t", "policy_version": "1"})),
             ("POST", "/v1/customers/{customer_id}/carts") => Body::Json(json!({

@@ -16,6 +16,7 @@ const CONTRACT: &[(&str, &str)] = &[
     ("DELETE", "/v1/keys/{key_id}"),
     ("PUT", "/v1/customers/{customer_id}"),
     ("POST", "/v1/customers/import"),
+    ("POST", "/v1/customers/import.json"),
     ("POST", "/v1/customers/{customer_id}/consents"),
     ("GET", "/v1/customers/{customer_id}/consents"),
     ("POST", "/v1/customers/{customer_id}/carts"),
