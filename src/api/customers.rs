@@ -319,7 +319,11 @@ impl utoipa::ToSchema for NdjsonLines {}
                        \"consent\"?}`), streamed, any size. A JSON array sent as `application/json` is taken \
                        too (typed: `POST /v1/customers/import.json`)"
     ),
-    responses((status = 200, description = "Good lines imported, bad ones reported", body = ImportSummary))
+    responses(
+        (status = 200, description = "Good lines imported, bad ones reported", body = ImportSummary),
+        (status = 413, description = "`payload_too_large`: a JSON array body over 16 MiB", body = super::error::Problem),
+        (status = 422, description = "`invalid_body`: a JSON body that is not an array", body = super::error::Problem),
+    )
 )]
 #[post("/v1/customers/import")]
 #[tracing::instrument(name = "import_customers", skip_all)]
@@ -347,7 +351,11 @@ pub async fn import_customers(
         content((Vec<ImportLine> = "application/json")),
         description = "A JSON array of `ImportCustomer` objects, at most 16 MiB; item k is reported as line k"
     ),
-    responses((status = 200, description = "Good items imported, bad ones reported", body = ImportSummary))
+    responses(
+        (status = 200, description = "Good items imported, bad ones reported", body = ImportSummary),
+        (status = 413, description = "`payload_too_large`: over 16 MiB; send larger imports as NDJSON", body = super::error::Problem),
+        (status = 422, description = "`invalid_body`: the body is not an array", body = super::error::Problem),
+    )
 )]
 #[post("/v1/customers/import.json")]
 #[tracing::instrument(name = "import_customers_json", skip_all)]
