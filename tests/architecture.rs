@@ -431,3 +431,18 @@ fn no_module_import_cycle() {
     }
     assert_none("modules import each other in a cycle", cycles);
 }
+
+#[test]
+fn no_source_file_is_over_800_lines_before_its_unit_tests() {
+    // A file that grows past this is doing two things: split it by what each part is for.
+    const MAX: usize = 800;
+    let sources = load();
+    let lines = |s: &Source| s.code.lines().count();
+    assert!(sources.iter().any(|s| lines(s) > 300), "the line counts were read");
+    let offences = sources
+        .iter()
+        .filter(|s| lines(s) > MAX)
+        .map(|s| format!("{}: {} lines before its unit tests", s.file, lines(s)))
+        .collect();
+    assert_none(&format!("a source file is over {MAX} lines"), offences);
+}

@@ -28,7 +28,7 @@ use crate::{
     },
     store::{
         campaigns::{self, CampaignPatch, NewCampaign},
-        jobs::{self, JobRow},
+        jobs::JobRow,
     },
 };
 
@@ -315,7 +315,7 @@ pub async fn list_campaigns(
         Some(c) => Some(c.parse::<i32>().map_err(|_| ApiError::InvalidParameter("unknown cursor".into()))?),
         None => None,
     };
-    let mut items = state.db.run(move |c| campaigns::list(c, after, i64::from(limit) + 1)).await?;
+    let mut items = state.list_campaigns(after, i64::from(limit) + 1).await?;
     let next_cursor = if items.len() > limit as usize {
         items.truncate(limit as usize);
         items.last().map(|c| c.id.to_string())
@@ -385,11 +385,7 @@ pub async fn patch_campaign(
         expires_at: body.expires_at.map(|t| t.naive_utc()),
         status: body.status,
     };
-    let campaign = state.db.run(move |c| campaigns::patch(c, id, &change)).await.map_err(|e| match e {
-        crate::store::StoreError::NotFound => ApiError::NotFound("campaign"),
-        other => other.into(),
-    })?;
-    state.campaign_changed(id).await;
+    let campaign = state.patch_campaign(id, change).await?;
     Ok(HttpResponse::Ok().json(CampaignView::from(campaign)))
 }
 
@@ -442,7 +438,7 @@ pub async fn get_generation(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
-    let job = state.db.run(move |c| jobs::get(c, &id)).await?.ok_or(ApiError::NotFound("generation job"))?;
+    let job = state.generation_job(id).await?;
     Ok(HttpResponse::Ok().json(JobView::from(job)))
 }
 

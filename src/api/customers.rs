@@ -12,10 +12,14 @@ use super::{
 use crate::{
     domain::customer::{parse_currency, parse_label, Birthday, CustomerId},
     domain::{money::Money, voucher::VoucherStatus},
-    service::import::{self, double_option, parse_consent, parse_profile, Imported},
+    service::{
+        customers::CustomerRecord,
+        import::{self, double_option, parse_consent, parse_profile, Imported},
+    },
     store::{
-        customers::{self, CartRow, ConsentRow, CustomerRow, NewConsent, ProfilePatch},
-        vouchers::{self, VoucherRow},
+        customers::{CartRow, ConsentRow, CustomerRow, NewConsent, ProfilePatch},
+        redemptions::Redemption,
+        vouchers::VoucherRow,
     },
 };
 
@@ -183,8 +187,8 @@ pub struct CustomerRedemption {
     pub rolled_back_at: Option<DateTime<Utc>>,
 }
 
-impl From<crate::store::redemptions::Redemption> for CustomerRedemption {
-    fn from(r: crate::store::redemptions::Redemption) -> Self {
+impl From<Redemption> for CustomerRedemption {
+    fn from(r: Redemption) -> Self {
         CustomerRedemption {
             id: r.id,
             campaign_id: r.campaign_id.to_string(),
@@ -226,7 +230,7 @@ pub async fn upsert_customer(
 ) -> Result<HttpResponse, ApiError> {
     let id = customer_id(&path)?;
     let patch = body.into_inner().parse().map_err(|(field, _, detail)| ApiError::invalid(field, detail))?;
-    let (row, created) = state.db.run(move |c| customers::upsert(c, id.as_str(), &patch)).await?;
+    let (row, created) = state.upsert_customer(id, patch).await?;
     let view = CustomerView::from(row);
     Ok(if created { HttpResponse::Created().json(view) } else { HttpResponse::Ok().json(view) })
 }
@@ -417,9 +421,7 @@ pub async fn add_consent(
     let id = customer_id(&path)?;
     let consent = body.into_inner().parse().map_err(|(f, d)| ApiError::invalid(f, d))?;
     let recorded = consent.clone();
-    let voided = state.db.run(move |c| customers::add_consent(c, id.as_str(), &consent)).await?;
-    let n = voided.len();
-    state.ledger_void(voided).await;
+    let n = state.add_consent(id, consent).await?;
     Ok(HttpResponse::Created().json(ConsentRecorded {
         consent: ConsentView {
             purpose: recorded.purpose,
@@ -452,16 +454,7 @@ pub async fn list_consents(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = customer_id(&path)?;
-    let history = state
-        .db
-        .run(move |c| {
-            if customers::find(c, id.as_str())?.is_none() {
-                return Ok(None);
-            }
-            customers::consent_history(c, id.as_str()).map(Some)
-        })
-        .await?
-        .ok_or(ApiError::NotFound("customer"))?;
+    let history = state.consent_history(id).await?;
     Ok(HttpResponse::Ok()
         .json(ConsentPage { items: history.into_iter().map(ConsentView::from).collect(), next_cursor: None }))
 }
@@ -501,7 +494,7 @@ pub async fn put_cart(
         currency: cart.currency.clone(),
         abandoned_at: body.abandoned_at,
     };
-    state.db.run(move |c| customers::put_cart(c, &cart)).await?;
+    state.put_cart(cart).await?;
     Ok(HttpResponse::Created().json(view))
 }
 
@@ -524,12 +517,8 @@ pub async fn delete_cart(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (customer, cart) = path.into_inner();
-    let gone = state.db.run(move |c| customers::delete_cart(c, &customer, &cart)).await?;
-    if gone {
-        Ok(HttpResponse::NoContent().finish())
-    } else {
-        Err(ApiError::NotFound("cart"))
-    }
+    state.delete_cart(customer, cart).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// Everything held on a customer: profile, consents, carts, vouchers, redemptions.
@@ -552,19 +541,8 @@ pub async fn export_customer(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = customer_id(&path)?;
-    let export = state
-        .db
-        .run(move |c| {
-            let Some(customer) = customers::find(c, id.as_str())? else { return Ok(None) };
-            let consents = customers::consent_history(c, id.as_str())?;
-            let carts = customers::carts_of(c, id.as_str())?;
-            let vouchers = vouchers::of_customer(c, id.as_str())?;
-            let redemptions = crate::store::redemptions::of_customer(c, id.as_str())?;
-            Ok(Some((customer, consents, carts, vouchers, redemptions)))
-        })
-        .await?
-        .ok_or(ApiError::NotFound("customer"))?;
-    let (customer, consents, carts, vouchers, redemptions) = export;
+    let CustomerRecord { customer, consents, carts, vouchers, redemptions } =
+        state.export_customer(id).await?;
     Ok(HttpResponse::Ok().json(CustomerExport {
         customer: customer.into(),
         consents: consents.into_iter().map(ConsentView::from).collect(),
@@ -603,11 +581,6 @@ pub async fn erase_customer(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = customer_id(&path)?;
-    let voided = state
-        .db
-        .run(move |c| customers::erase(c, id.as_str()))
-        .await?
-        .ok_or(ApiError::NotFound("customer"))?;
-    state.ledger_void(voided).await;
+    state.erase_customer(id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

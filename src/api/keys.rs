@@ -13,7 +13,8 @@ use super::{
 };
 use crate::{
     domain::access::{parse_key_name, Scope, Scopes},
-    store::{api_keys, api_keys::ApiKey},
+    service::keys,
+    store::api_keys::ApiKey,
 };
 
 /// A new key's name and scopes.
@@ -101,8 +102,7 @@ pub async fn create_key(
     let name = parse_key_name(&body.name).map_err(|d| ApiError::invalid("name", d))?;
     let scopes = Scopes::new(body.scopes)
         .ok_or_else(|| ApiError::invalid("scopes", "at least one scope is needed"))?;
-    let (key, secret) = state.db.run(move |c| api_keys::create(c, &name, scopes)).await?;
-    tracing::info!(new_key_id = %key.id, scopes = %key.scopes, "api key created");
+    let (key, secret) = keys::create(&state.db, name, scopes).await?;
     Ok(HttpResponse::Created().json(CreatedKey { key: key.into(), secret }))
 }
 
@@ -126,7 +126,7 @@ pub async fn list_keys(
         return Err(ApiError::InvalidParameter("limit must be between 1 and 500".into()));
     }
     let cursor = query.cursor.clone();
-    let mut keys = state.db.run(move |c| api_keys::list(c, cursor.as_deref(), i64::from(limit) + 1)).await?;
+    let mut keys = keys::list(&state.db, cursor, i64::from(limit) + 1).await?;
     let next_cursor = if keys.len() > limit as usize {
         keys.truncate(limit as usize);
         keys.last().map(|k| k.id.clone())
@@ -155,9 +155,6 @@ pub async fn revoke_key(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
-    let key = state.db.run(move |c| api_keys::revoke(c, &id)).await.map_err(|e| match e {
-        crate::store::StoreError::NotFound => ApiError::NotFound("key"),
-        other => other.into(),
-    })?;
+    let key = keys::revoke(&state.db, id).await?;
     Ok(HttpResponse::Ok().json(KeyView::from(key)))
 }

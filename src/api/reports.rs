@@ -14,7 +14,6 @@ use super::{
 use crate::{
     domain::report::{report_csv, Report},
     service::reporting,
-    store::campaigns,
 };
 
 /// Pages load nothing from anywhere, run no script and may not be framed (clickjacking).
@@ -159,7 +158,7 @@ pub async fn report_index(
     if let Some(page) = denied_page(auth)? {
         return Ok(page);
     }
-    let all = state.db.run(|c| campaigns::list(c, None, 1000)).await?;
+    let all = state.list_campaigns(None, 1000).await?;
     let entries: Vec<IndexEntry> = all
         .into_iter()
         .map(|c| IndexEntry {

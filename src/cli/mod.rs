@@ -16,8 +16,9 @@ use crate::{
     app,
     config::{DatabaseUrl, Settings, SqliteTarget, SECRET_SETTINGS},
     domain::access::Scopes,
+    service,
     signing::REFRESH_EVERY,
-    store::{api_keys, signing_keys, StoreError},
+    store::{signing_keys, StoreError},
 };
 
 /// vouchsafe: personalized single-use vouchers (CRM generation, checkout redemption, reports).
@@ -247,7 +248,7 @@ async fn keys(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<()> {
     match cmd {
         KeysCommand::Create { name, scopes } => {
             let name = crate::domain::access::parse_key_name(&name).map_err(anyhow::Error::msg)?;
-            let (key, secret) = db.run(move |c| api_keys::create(c, &name, scopes)).await?;
+            let (key, secret) = service::keys::create(&db, name, scopes).await?;
             eprintln!(
                 "created key {} ({}) with scopes {}; its secret is printed once, below:",
                 key.id, key.name, key.scopes
@@ -255,7 +256,7 @@ async fn keys(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<()> {
             println!("{secret}");
         }
         KeysCommand::List => {
-            let keys = db.run(|c| api_keys::list(c, None, i64::MAX)).await?;
+            let keys = service::keys::list(&db, None, i64::MAX).await?;
             if keys.is_empty() {
                 eprintln!("no API keys; create one with: vouchsafe keys create --name NAME --scopes admin");
                 return Ok(());
@@ -285,12 +286,10 @@ async fn keys(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<()> {
             write_stdout(&out)?;
         }
         KeysCommand::Revoke { id } => {
-            let key_id = id.clone();
-            let key = db
-                .run(move |c| api_keys::revoke(c, &key_id))
+            let key = service::keys::revoke(&db, id.clone())
                 .await
                 .map_err(|e| match e {
-                    StoreError::NotFound => anyhow::anyhow!("no API key with id {id}"),
+                    service::ServiceError::NotFound(_) => anyhow::anyhow!("no API key with id {id}"),
                     other => anyhow::Error::new(other),
                 })
                 .context("cannot revoke key")?;

@@ -72,7 +72,10 @@ pub fn parse_consent(
 
 /// One line of an import.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a customer object like {\"id\": \"c-1001\", \"loyalty_tier\": \"gold\"}"
+)]
 struct ImportLine {
     id: String,
     #[serde(flatten)]
@@ -91,7 +94,7 @@ struct ImportProfile {
 
 /// A consent statement on a line, shaped as `POST /v1/customers/{id}/consents` takes it.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a consent object with purpose, granted, source and policy_version")]
 struct ImportConsent {
     purpose: String,
     granted: bool,
@@ -282,5 +285,15 @@ mod tests {
         assert_eq!(take_line(br#"{"id":""}"#).unwrap().unwrap_err().0, "invalid_customer_id");
         let ok = take_line(b"{\"id\":\"a\",\"loyalty_tier\":\"gold\"}\r").unwrap().unwrap();
         assert_eq!(ok.id, "a");
+    }
+
+    #[test]
+    fn a_line_that_is_not_an_object_is_told_what_one_looks_like() {
+        let (code, detail) = take_line(b"\"c-1\"").unwrap().unwrap_err();
+        assert_eq!(code, "invalid_body");
+        assert!(detail.contains("a customer object like"), "{detail}");
+        assert!(!detail.contains("ImportLine"), "no Rust type name reaches the client: {detail}");
+        let (_, detail) = take_line(br#"{"id":"a","consent":"yes"}"#).unwrap().unwrap_err();
+        assert!(detail.contains("a consent object"), "{detail}");
     }
 }

@@ -7,11 +7,14 @@
 //! [`Services`] is the shared state every use case reaches: pools, ledger, caches, keyring.
 //! It is not an HTTP thing; `api::AppState` wraps it.
 
+pub mod campaigns;
 pub mod checkout;
+pub mod customers;
 pub mod generation;
 pub mod idempotency;
 pub mod import;
 pub mod issuance;
+pub mod keys;
 pub mod reporting;
 
 use std::sync::Arc;
