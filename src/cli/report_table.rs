@@ -65,6 +65,8 @@ pub fn render_report_table(report: &Report) -> String {
             Outlook::NoCap => "— (no cap)".into(),
             Outlook::Ended => "— (campaign ended)".into(),
             Outlook::Outlasts => "not before the campaign ends".into(),
+            Outlook::OutlastsVouchers => "not by the open vouchers".into(),
+            Outlook::TooEarly => "— (less than a day of data)".into(),
             Outlook::NoRecentBurn => "— (no recent burn)".into(),
         },
     ));

@@ -28,6 +28,15 @@ pub enum Discount {
 }
 
 impl Discount {
+    /// The most one voucher can take, minor units: the amount, or a percentage's cap; `None`
+    /// for a percentage without a cap.
+    pub fn max_per_voucher(self) -> Option<i64> {
+        match self {
+            Discount::Amount { amount } => Some(amount.minor()),
+            Discount::Percent { max_amount, .. } => max_amount.map(Money::minor),
+        }
+    }
+
     /// Checks the numbers; the error names the field under `prefix` (e.g. `discount`).
     pub fn validated(self, prefix: &str) -> Result<Discount, (String, String)> {
         match self {
@@ -195,7 +204,7 @@ impl Budget {
 
 /// The rules a campaign sets for one redemption of one of its variants: the one authoritative
 /// statement of them. The validation path, the SQL ledger and the store's commit call
-/// [`Rules::check`]; `ledger/lua/redeem.lua` restates them in Lua (it runs inside Redis), and
+/// [`Rules::check`]; `ledger/redis/lua/redeem.lua` restates them in Lua (it runs inside Redis), and
 /// `tests/ledger_conformance.rs` feeds one table of cases to this, to the SQL ledger and to
 /// the Redis ledger and asserts all three agree.
 ///

@@ -41,13 +41,20 @@ pub async fn report(db: &Db, campaign_id: i32) -> Result<Option<Report>, StoreEr
             .variants
             .iter()
             .zip(&agg.variants)
-            .map(|(v, t)| VariantInput {
+            .enumerate()
+            .map(|(i, (v, t))| VariantInput {
                 name: v.name.clone(),
                 weight: v.weight,
                 issued: t.issued.max(0) as u64,
                 redeemed: t.redeemed.max(0) as u64,
                 discount_spent: clamp(t.discount),
                 order_value: clamp(t.order_value),
+                open: t.open.max(0) as u64,
+                max_discount: campaign.discount_of(i).max_per_voucher(),
+                rolled_back: t.rolled_back.max(0) as u64,
+                order_value_sq: t.order_sq,
+                discount_sq: t.discount_sq,
+                order_discount: t.order_discount,
             })
             .collect(),
         daily: agg

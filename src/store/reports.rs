@@ -1,11 +1,11 @@
-//! Aggregates behind the marketer's report: three grouped queries over the source of truth,
+//! Aggregates behind the marketer's report: grouped queries over the source of truth,
 //! counting only live (not rolled back) redemptions. No row loops: a campaign with a million
 //! vouchers is summed by the database over its indexes.
 
 use chrono::NaiveDate;
 use diesel::{
     sql_query,
-    sql_types::{BigInt, Integer, Text},
+    sql_types::{BigInt, Double, Integer, Text},
     QueryableByName, RunQueryDsl,
 };
 
@@ -17,6 +17,24 @@ struct Issued {
     variant: i32,
     #[diesel(sql_type = BigInt)]
     n: i64,
+    /// Of those, still redeemable (status `issued`).
+    #[diesel(sql_type = BigInt)]
+    open: i64,
+}
+
+/// Per variant: rolled-back redemptions and the sums of squares of the live ones.
+#[derive(QueryableByName)]
+struct Moments {
+    #[diesel(sql_type = Integer)]
+    variant: i32,
+    #[diesel(sql_type = BigInt)]
+    rolled_back: i64,
+    #[diesel(sql_type = Double)]
+    order_sq: f64,
+    #[diesel(sql_type = Double)]
+    discount_sq: f64,
+    #[diesel(sql_type = Double)]
+    order_discount: f64,
 }
 
 /// Live redemptions of one variant on one day.
@@ -54,6 +72,15 @@ pub struct VariantTotals {
     pub redeemed: i64,
     pub discount: i128,
     pub order_value: i128,
+    /// Vouchers still redeemable.
+    pub open: i64,
+    /// Redemptions rolled back.
+    pub rolled_back: i64,
+    /// Σ order², Σ discount², Σ order × discount over live redemptions (minor units squared;
+    /// floating point: a variance needs no more than its 15 digits).
+    pub order_sq: f64,
+    pub discount_sq: f64,
+    pub order_discount: f64,
 }
 
 /// A campaign's totals.
@@ -68,7 +95,21 @@ pub struct Aggregates {
 /// Sums a campaign's vouchers and live redemptions by variant and by day.
 pub fn aggregates(conn: &mut Conn, campaign_id: i32, variants: usize) -> Result<Aggregates, StoreError> {
     let issued_sql = format!(
-        "SELECT variant, COUNT(*) AS n FROM vouchers WHERE campaign_id = {campaign_id} GROUP BY variant"
+        "SELECT variant, COUNT(*) AS n, \
+         COALESCE(SUM(CASE WHEN status = 'issued' THEN 1 ELSE 0 END), 0) AS open \
+         FROM vouchers WHERE campaign_id = {campaign_id} GROUP BY variant"
+    );
+    let real = match conn.any() {
+        AnyConnection::Pg(_) => "DOUBLE PRECISION",
+        AnyConnection::Sqlite(_) => "REAL",
+    };
+    let live = "rolled_back_at IS NULL";
+    let moments_sql = format!(
+        "SELECT variant, COALESCE(SUM(CASE WHEN {live} THEN 0 ELSE 1 END), 0) AS rolled_back, \
+         CAST(COALESCE(SUM(CASE WHEN {live} THEN CAST(order_amount AS {real}) * order_amount END), 0) AS {real}) AS order_sq, \
+         CAST(COALESCE(SUM(CASE WHEN {live} THEN CAST(discount AS {real}) * discount END), 0) AS {real}) AS discount_sq, \
+         CAST(COALESCE(SUM(CASE WHEN {live} THEN CAST(order_amount AS {real}) * discount END), 0) AS {real}) AS order_discount \
+         FROM redemptions WHERE campaign_id = {campaign_id} GROUP BY variant"
     );
     let day_expr = match conn.any() {
         AnyConnection::Pg(_) => "to_char(redeemed_at, 'YYYY-MM-DD')",
@@ -83,15 +124,26 @@ pub fn aggregates(conn: &mut Conn, campaign_id: i32, variants: usize) -> Result<
          CAST(COALESCE(SUM(order_amount % {SPLIT}), 0) AS BIGINT) AS order_lo FROM redemptions \
          WHERE campaign_id = {campaign_id} AND rolled_back_at IS NULL GROUP BY 1, 2"
     );
-    let (issued, redeemed): (Vec<Issued>, Vec<VariantDay>) = crate::per_backend!(conn, |c| {
-        let issued = sql_query(&issued_sql).load(c)?;
-        let redeemed = sql_query(&redeemed_sql).load(c)?;
-        Ok::<_, diesel::result::Error>((issued, redeemed))
-    })?;
+    let (issued, redeemed, moments): (Vec<Issued>, Vec<VariantDay>, Vec<Moments>) =
+        crate::per_backend!(conn, |c| {
+            let issued = sql_query(&issued_sql).load(c)?;
+            let redeemed = sql_query(&redeemed_sql).load(c)?;
+            let moments = sql_query(&moments_sql).load(c)?;
+            Ok::<_, diesel::result::Error>((issued, redeemed, moments))
+        })?;
     let mut out = Aggregates { variants: vec![VariantTotals::default(); variants], daily: Vec::new() };
     for i in issued {
         if let Some(v) = out.variants.get_mut(i.variant as usize) {
             v.issued = i.n;
+            v.open = i.open;
+        }
+    }
+    for m in moments {
+        if let Some(v) = out.variants.get_mut(m.variant as usize) {
+            v.rolled_back = m.rolled_back;
+            v.order_sq = m.order_sq;
+            v.discount_sq = m.discount_sq;
+            v.order_discount = m.order_discount;
         }
     }
     let mut days: std::collections::BTreeMap<NaiveDate, (i64, i128)> = Default::default();

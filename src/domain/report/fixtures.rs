@@ -13,14 +13,28 @@ pub fn date(y: i32, m: u32, d: u32) -> NaiveDate {
 }
 
 pub fn variant(name: &str, weight: u32, issued: u64, redeemed: u64, spent: i64) -> VariantInput {
-    VariantInput {
+    with_moments(VariantInput {
         name: name.into(),
         weight,
         issued,
         redeemed,
         discount_spent: spent,
         order_value: spent.saturating_mul(8),
-    }
+        ..VariantInput::default()
+    })
+}
+
+/// Fills in what a fixture leaves out as if every redemption took the same discount for the
+/// same order value: the open vouchers (issued − redeemed), no per-voucher cap, and the sums of
+/// squares.
+pub fn with_moments(mut v: VariantInput) -> VariantInput {
+    v.open = v.issued.saturating_sub(v.redeemed);
+    let n = v.redeemed.max(1) as f64;
+    let (o, d) = (v.order_value as f64, v.discount_spent as f64);
+    v.order_value_sq = o * o / n;
+    v.discount_sq = d * d / n;
+    v.order_discount = o * d / n;
+    v
 }
 
 /// Campaign May 1 – May 31, as of May 21 00:00; 10 days × 1,000.00 spend from May 11 to May 20.
@@ -67,22 +81,24 @@ pub fn page_input() -> ReportInput {
         max_amount: Some(2_500_000),
         max_redemptions: Some(2_500),
         variants: vec![
-            VariantInput {
+            with_moments(VariantInput {
                 name: "control".into(),
                 weight: 50,
                 issued: 10_000,
                 redeemed: 712,
                 discount_spent: 712_000,
                 order_value: 5_696_000,
-            },
-            VariantInput {
+                ..VariantInput::default()
+            }),
+            with_moments(VariantInput {
                 name: "fixed10".into(),
                 weight: 50,
                 issued: 10_000,
                 redeemed: 910,
                 discount_spent: 1_234_567,
                 order_value: 7_240_000,
-            },
+                ..VariantInput::default()
+            }),
         ],
         daily,
     }
@@ -101,22 +117,24 @@ pub fn table_input() -> ReportInput {
         max_amount: Some(1_500_000),
         max_redemptions: None,
         variants: vec![
-            VariantInput {
+            with_moments(VariantInput {
                 name: "control".into(),
                 weight: 50,
                 issued: 10_000,
                 redeemed: 712,
                 discount_spent: 700_000,
                 order_value: 0,
-            },
-            VariantInput {
+                ..VariantInput::default()
+            }),
+            with_moments(VariantInput {
                 name: "fixed10".into(),
                 weight: 50,
                 issued: 10_000,
                 redeemed: 905,
                 discount_spent: 300_000,
                 order_value: 0,
-            },
+                ..VariantInput::default()
+            }),
         ],
         daily: (14..=20)
             .map(|d| DailyInput { date: date(2024, 5, d), redemptions: 10, discount_spent: 100_000 })

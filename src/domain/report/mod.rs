@@ -41,6 +41,9 @@ use verdict::verdict;
 pub const BURN_WINDOW_DAYS: i64 = 7;
 /// The shortest window the burn rate is divided by, so a campaign minutes old cannot blow it up.
 pub const MIN_BURN_WINDOW_HOURS: i64 = 1;
+/// The least data a projection is made from: with less, the burn rate is shown but the report
+/// says it is too early to project.
+pub const MIN_PROJECTION_DAYS: f64 = 1.0;
 /// Significance level of the verdict's frequentist statement.
 pub const ALPHA: f64 = 0.05;
 /// Below this SRM p-value the verdict warns that variant assignment looks broken.
@@ -68,7 +71,7 @@ pub struct ReportInput {
 }
 
 /// Aggregates of one variant.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct VariantInput {
     pub name: String,
     /// Assignment weight, relative to the other variants' weights.
@@ -81,6 +84,18 @@ pub struct VariantInput {
     pub discount_spent: i64,
     /// Order value of the redeeming orders, minor units.
     pub order_value: i64,
+    /// Vouchers still redeemable (issued, neither redeemed nor voided).
+    pub open: u64,
+    /// The most one voucher of this variant can take, minor units; `None` when there is no
+    /// such bound (a percentage without a cap).
+    pub max_discount: Option<i64>,
+    /// Redemptions rolled back (cancelled orders); not in `redeemed`.
+    pub rolled_back: u64,
+    /// Σ order value², Σ discount² and Σ order value × discount over the live redemptions, in
+    /// minor units squared: with the sums above, the moments of money per issued voucher.
+    pub order_value_sq: f64,
+    pub discount_sq: f64,
+    pub order_discount: f64,
 }
 
 /// Live redemptions on one UTC calendar day.
@@ -137,8 +152,20 @@ pub struct ReportBudget {
     pub burn_per_day: i64,
     /// Redemptions per day over the same window.
     pub redemptions_per_day: f64,
+    /// How many days of data the burn rate is measured over (up to 7); below 1 no projection
+    /// is made.
+    pub burn_window_days: f64,
+    /// Vouchers that can still be redeemed (issued, neither redeemed nor voided).
+    pub open_vouchers: u64,
+    /// The most the open vouchers can still spend, minor units; `null` when a variant's discount
+    /// has no per-voucher cap.
+    pub open_discount_max: Option<i64>,
+    /// The open vouchers cannot use up what is left of the budget (money and count), however
+    /// fast they are redeemed: the budget outlasts them.
+    pub outlasts_open_vouchers: bool,
     /// When the budget (the earlier of money and count) runs out at the current burn rate;
-    /// `null` when there is no burn, no budget, it is already used up, or it outlasts the campaign.
+    /// `null` when there is no burn, no budget, it is already used up, it outlasts the campaign
+    /// or the open vouchers, or there is less than a day of data.
     pub projected_exhaustion_at: Option<DateTime<Utc>>,
     /// The money or the count budget is used up.
     pub exhausted: bool,
@@ -201,7 +228,11 @@ pub struct ReportDay {
 /// - `projected_exhaustion_at` is `as_of` plus the remaining money over the money burn rate, or the
 ///   remaining count over the redemption rate, whichever comes first (only limited budgets with a
 ///   positive rate count); `null` when neither applies, when a budget is already used up
-///   (`exhausted` is then true) or when the moment falls after `expires_at`.
+///   (`exhausted` is then true), when the moment falls after `expires_at`, or when the window
+///   holds less than [`MIN_PROJECTION_DAYS`] of data (too early to extrapolate).
+/// - A limit the open vouchers cannot reach (fewer open vouchers than redemptions left; or
+///   every open voucher taking its variant's most, still less money than is left) is never the
+///   one that runs out; when neither limit can be reached, `outlasts_open_vouchers` is true.
 pub fn build_report(input: &ReportInput) -> Report {
     let variants: Vec<ReportVariant> = input.variants.iter().map(variant_report).collect();
     let comparisons: Vec<ReportComparison> = match input.variants.split_first() {
@@ -298,8 +329,9 @@ fn day_start(date: NaiveDate) -> DateTime<Utc> {
     date.and_time(NaiveTime::MIN).and_utc()
 }
 
-/// `(discount per day, redemptions per day)` over the burn window; see [`build_report`].
-fn burn_rates(input: &ReportInput, daily: &[ReportDay]) -> (f64, f64) {
+/// `(discount per day, redemptions per day, days of data in the window)` over the burn window;
+/// see [`build_report`].
+fn burn_rates(input: &ReportInput, daily: &[ReportDay]) -> (f64, f64, f64) {
     let window_end = input.as_of;
     let window_start = input
         .as_of
@@ -325,7 +357,8 @@ fn burn_rates(input: &ReportInput, daily: &[ReportDay]) -> (f64, f64) {
     }
     let per_day = 86_400.0 / window_secs;
     let finite = |x: f64| if x.is_finite() { x } else { 0.0 };
-    (finite(money * per_day), finite(count * per_day))
+    let data_days = finite(secs(window_start, window_end).max(0.0) / 86_400.0);
+    (finite(money * per_day), finite(count * per_day), data_days)
 }
 
 fn budget(input: &ReportInput, daily: &[ReportDay]) -> ReportBudget {
@@ -335,17 +368,40 @@ fn budget(input: &ReportInput, daily: &[ReportDay]) -> ReportBudget {
     let redemptions_i64 = i64::try_from(redemptions).unwrap_or(i64::MAX);
     let remaining_redemptions = input.max_redemptions.map(|max| max.saturating_sub(redemptions_i64).max(0));
     let exhausted = remaining == Some(0) || remaining_redemptions == Some(0);
-    let (money_rate, count_rate) = burn_rates(input, daily);
+    let (money_rate, count_rate, burn_window_days) = burn_rates(input, daily);
+    let open_vouchers = input.variants.iter().fold(0u64, |a, v| a.saturating_add(v.open));
+    // What the open vouchers could still take: each at most its variant's per-voucher bound.
+    let open_discount_max = input.variants.iter().try_fold(0i64, |a, v| match (v.open, v.max_discount) {
+        (0, _) => Some(a),
+        (n, Some(max)) => {
+            Some(a.saturating_add(i64::try_from(n).unwrap_or(i64::MAX).saturating_mul(max.max(0))))
+        }
+        (_, None) => None,
+    });
+    let open_i64 = i64::try_from(open_vouchers).unwrap_or(i64::MAX);
+    // A limit the open vouchers cannot reach: its budget is never used up by them.
+    let money_unreachable = match (remaining, open_discount_max) {
+        (Some(left), Some(most)) => most < left,
+        _ => false,
+    };
+    let count_unreachable = remaining_redemptions.is_some_and(|left| open_i64 < left);
+    let outlasts_open_vouchers = !exhausted
+        && (remaining.is_some() || remaining_redemptions.is_some())
+        && (remaining.is_none() || money_unreachable)
+        && (remaining_redemptions.is_none() || count_unreachable);
 
     let days_left = |left: Option<i64>, rate: f64| match left {
         Some(left) if rate > 0.0 => Some(left as f64 / rate),
         _ => None,
     };
-    let days = match (days_left(remaining, money_rate), days_left(remaining_redemptions, count_rate)) {
+    let money_left = remaining.filter(|_| !money_unreachable);
+    let count_left = remaining_redemptions.filter(|_| !count_unreachable);
+    let days = match (days_left(money_left, money_rate), days_left(count_left, count_rate)) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
-    let projected_exhaustion_at = days.filter(|_| !exhausted).and_then(|days| {
+    let enough_data = burn_window_days >= MIN_PROJECTION_DAYS;
+    let projected_exhaustion_at = days.filter(|_| !exhausted && enough_data).and_then(|days| {
         let left = days * 86_400.0;
         let until_expiry = secs(input.as_of, input.expires_at);
         if !left.is_finite() || left > until_expiry {
@@ -364,6 +420,10 @@ fn budget(input: &ReportInput, daily: &[ReportDay]) -> ReportBudget {
         remaining_redemptions,
         burn_per_day: money_rate.round() as i64,
         redemptions_per_day: count_rate,
+        burn_window_days,
+        open_vouchers,
+        open_discount_max,
+        outlasts_open_vouchers,
         projected_exhaustion_at,
         exhausted,
     }
@@ -382,6 +442,10 @@ pub enum Outlook {
     Ended,
     /// At the current burn rate the budget lasts beyond the campaign's end.
     Outlasts,
+    /// The vouchers still open cannot use up the budget, however fast they are redeemed.
+    OutlastsVouchers,
+    /// Redemptions so far, but less than a day of them: too early to project.
+    TooEarly,
     /// Nothing was redeemed in the burn window.
     NoRecentBurn,
 }
@@ -397,6 +461,11 @@ pub fn outlook(r: &Report) -> Outlook {
         Outlook::NoCap
     } else if r.as_of >= r.expires_at {
         Outlook::Ended
+    } else if b.outlasts_open_vouchers {
+        Outlook::OutlastsVouchers
+    } else if (b.burn_per_day > 0 || b.redemptions_per_day > 0.0) && b.burn_window_days < MIN_PROJECTION_DAYS
+    {
+        Outlook::TooEarly
     } else if b.burn_per_day > 0 || b.redemptions_per_day > 0.0 {
         Outlook::Outlasts
     } else {
@@ -585,6 +654,62 @@ mod tests {
         let r = build_report(&input);
         assert_eq!(r.budget.burn_per_day, 0);
         assert_clean_json(&r);
+    }
+
+    /// The README's campaign, an hour after one EUR 18 redemption: a burn rate, but no date
+    /// the budget "runs out" extrapolated from one hour.
+    #[test]
+    fn less_than_a_day_of_data_projects_nothing() {
+        let mut input = base();
+        input.starts_at = at(2024, 5, 20, 0);
+        input.as_of = at(2024, 5, 20, 1);
+        input.max_amount = Some(100_000);
+        input.variants = vec![variant("control", 100, 2, 1, 1_800)];
+        input.daily = vec![DailyInput { date: date(2024, 5, 20), redemptions: 1, discount_spent: 1_800 }];
+        let r = build_report(&input);
+        assert_eq!(r.budget.burn_per_day, 1_800 * 24);
+        assert!(r.budget.burn_window_days < MIN_PROJECTION_DAYS);
+        assert_eq!(r.budget.projected_exhaustion_at, None);
+        assert_eq!(outlook(&r), Outlook::TooEarly);
+        assert!(r.verdict.contains("too early to project"), "{}", r.verdict);
+        // A day later the same pace is projected.
+        input.as_of = at(2024, 5, 21, 1);
+        input.max_amount = Some(10_000);
+        input.variants[0].issued = 200;
+        input.variants[0].open = 199;
+        assert!(build_report(&input).budget.projected_exhaustion_at.is_some());
+    }
+
+    #[test]
+    fn the_open_vouchers_bound_the_projection() {
+        let mut input = base();
+        // 10 open vouchers of at most EUR 5 each cannot spend the EUR 40,000 left.
+        for v in &mut input.variants {
+            v.open = 5;
+            v.max_discount = Some(500);
+        }
+        let r = build_report(&input);
+        assert_eq!(r.budget.open_vouchers, 10);
+        assert_eq!(r.budget.open_discount_max, Some(5_000));
+        assert!(r.budget.outlasts_open_vouchers);
+        assert_eq!(r.budget.projected_exhaustion_at, None);
+        assert_eq!(outlook(&r), Outlook::OutlastsVouchers);
+        assert!(r.verdict.contains("10 open vouchers cannot use up the budget"), "{}", r.verdict);
+        // Uncapped percentages bound nothing in money; a count limit they cannot reach is
+        // skipped and the money limit projected.
+        input.variants[1].max_discount = None;
+        input.max_amount = Some(1_500_000);
+        input.max_redemptions = Some(1_000_000);
+        let r = build_report(&input);
+        assert_eq!(r.budget.open_discount_max, None);
+        assert!(!r.budget.outlasts_open_vouchers);
+        assert!(r.budget.projected_exhaustion_at.is_some());
+        // No open voucher at all.
+        for v in &mut input.variants {
+            v.open = 0;
+        }
+        let r = build_report(&input);
+        assert!(r.budget.outlasts_open_vouchers && r.verdict.contains("No voucher is open"), "{}", r.verdict);
     }
 
     #[test]
@@ -789,7 +914,7 @@ mod tests {
         input.variants.clear();
         let r = build_report(&input);
         assert_clean_json(&r);
-        assert_eq!(r.verdict.split(". ").next().unwrap(), "No variants to report on.");
+        assert!(r.verdict.starts_with("No variants to report on."), "{}", r.verdict);
 
         let mut input = base();
         input.variants[0] = variant("a", 0, u64::MAX, u64::MAX, i64::MAX);

@@ -370,6 +370,8 @@ fn budget_panel(r: &Report) -> BudgetPanel {
         Outlook::NoCap => ("— (no cap)".into(), false, false),
         Outlook::Ended => ("— (campaign ended)".into(), false, false),
         Outlook::Outlasts => ("after the campaign ends".into(), false, false),
+        Outlook::OutlastsVouchers => ("never: the open vouchers cannot use it up".into(), false, false),
+        Outlook::TooEarly => ("— (less than a day of data)".into(), false, false),
         Outlook::NoRecentBurn => ("— (no recent burn)".into(), false, false),
     };
     facts.push(Fact { term: "Projected exhaustion", value, strong, negative });

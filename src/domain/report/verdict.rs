@@ -124,8 +124,19 @@ fn budget_sentence(r: &Report, ended: bool) -> String {
             "At the current burn rate the budget runs out around {}, before the campaign ends.",
             at.format("%Y-%m-%d")
         ));
+    } else if b.outlasts_open_vouchers && !ended && b.open_vouchers == 0 {
+        s.push("No voucher is open to redeem, so the budget cannot be used up until more are issued.".into());
+    } else if b.outlasts_open_vouchers && !ended {
+        s.push(format!(
+            "The {} open vouchers cannot use up the budget, however fast they are redeemed.",
+            format_count(b.open_vouchers)
+        ));
     } else if single && !ended && (b.max_amount.is_some() || b.max_redemptions.is_some()) {
-        if b.burn_per_day > 0 || b.redemptions_per_day > 0.0 {
+        if (b.burn_per_day > 0 || b.redemptions_per_day > 0.0)
+            && b.burn_window_days < super::MIN_PROJECTION_DAYS
+        {
+            s.push("Less than a day of redemptions: too early to project the budget.".into());
+        } else if b.burn_per_day > 0 || b.redemptions_per_day > 0.0 {
             s.push("At the current burn rate the budget lasts until the campaign ends.".into());
         } else {
             s.push("Nothing was redeemed in the last 7 days.".into());

@@ -7,7 +7,7 @@ use super::super::chart::{
     compact, nice_axis, nice_axis_count, time_ticks, AxisLine, Frame, Point, Points, Px, XTick, YGrid,
 };
 use super::super::format::{format_count, format_date, format_money};
-use super::super::Report;
+use super::super::{Report, MIN_PROJECTION_DAYS};
 use super::day_start;
 
 /// What the line shows.
@@ -151,10 +151,17 @@ impl BurnChart {
             None
         } else if let (Some(p), false) = (b.projected_exhaustion_at, mode == BurnMode::Cumulative) {
             Some((p, 0.0, format!("runs out ~{}", p.format("%-d %b"))))
-        } else if !b.exhausted && rate > 0.0 && days_to_end > 0.0 {
+        } else if !b.exhausted && rate > 0.0 && days_to_end > 0.0 && b.burn_window_days >= MIN_PROJECTION_DAYS
+        {
+            // Never more than the open vouchers can still take.
+            let most = match mode {
+                BurnMode::Count => Some(b.open_vouchers as f64),
+                _ => b.open_discount_max.map(|m| m as f64),
+            };
+            let ahead = (rate * days_to_end).min(most.unwrap_or(f64::INFINITY));
             let v = match mode {
-                BurnMode::Cumulative => current + rate * days_to_end,
-                _ => (current - rate * days_to_end).max(0.0),
+                BurnMode::Cumulative => current + ahead,
+                _ => (current - ahead).max(0.0),
             };
             let label = match mode {
                 BurnMode::Money => format!("≈ {} left at end", format_money(v.round() as i64, &r.currency)),
