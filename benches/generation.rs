@@ -151,6 +151,7 @@ fn new_campaign(name: &str) -> NewCampaign {
         starts_at: now - chrono::Duration::hours(1),
         expires_at: now + chrono::Duration::days(3650),
         prefix: "BENCH".to_owned(),
+        analysis: Default::default(),
         variants: vec![
             Variant { name: "control".to_owned(), weight: 50, discount: None },
             Variant {

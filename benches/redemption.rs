@@ -242,6 +242,7 @@ async fn make_shop(db: &Db, signing: &Arc<Signing>, prefix: &str, expected: usiz
         starts_at: now - chrono::Duration::days(1),
         expires_at: now + chrono::Duration::days(365),
         prefix: prefix.to_owned(),
+        analysis: Default::default(),
         variants: vec![Variant { name: "default".into(), weight: 1, discount: None }],
     };
     let campaign = db.run(move |c| campaigns::create(c, &new)).await?;

@@ -68,6 +68,7 @@ fn main() {
         starts_at: (now - chrono::Duration::days(30)).naive_utc(),
         expires_at: (now + chrono::Duration::days(30)).naive_utc(),
         prefix: "BENCH".into(),
+        analysis: Default::default(),
         variants: vec![
             Variant { name: "control".into(), weight: 1, discount: None },
             Variant {

@@ -88,6 +88,7 @@ fn run(n: i64, threads: i64, mode: Mode) -> anyhow::Result<f64> {
             starts_at: now - chrono::Duration::days(1),
             expires_at: now + chrono::Duration::days(30),
             prefix: "DUR".into(),
+            analysis: Default::default(),
             variants: vec![Variant { name: "default".into(), weight: 1, discount: None }],
         },
     )?;

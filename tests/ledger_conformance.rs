@@ -75,6 +75,7 @@ impl Fixture {
             starts_at: starts(),
             expires_at: expires(),
             prefix: "CONF".into(),
+            analysis: Default::default(),
             variants,
         };
         self.db

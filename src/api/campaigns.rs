@@ -13,7 +13,7 @@ use super::{
 };
 use crate::{
     domain::{
-        campaign::{
+        campaign::{Analysis, 
             check_dates, parse_name, parse_prefix, validate_variants, Budget, Campaign, CampaignStatus,
             Discount, Variant,
         },
@@ -66,6 +66,9 @@ pub struct CreateCampaign {
     /// Default: prefix `VS`.
     #[serde(default)]
     pub code: Option<CodeSpec>,
+    /// How the A/B results are analysed; default: sequential, alpha 0.05, no margin, +10%.
+    #[serde(default)]
+    pub analysis: Option<Analysis>,
 }
 
 impl CreateCampaign {
@@ -97,6 +100,7 @@ impl CreateCampaign {
             expires_at: self.expires_at.naive_utc(),
             prefix,
             variants,
+            analysis: self.analysis.unwrap_or_default().validated().map_err(|(f, d)| ApiError::invalid(f, d))?,
         })
     }
 }
@@ -117,6 +121,7 @@ pub struct CampaignView {
     pub variants: Vec<Variant>,
     pub code: CodeSpec,
     pub status: CampaignStatus,
+    pub analysis: Analysis,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -136,6 +141,7 @@ impl From<Campaign> for CampaignView {
             variants: c.variants,
             code: CodeSpec { prefix: c.prefix },
             status: c.status,
+            analysis: c.analysis,
             created_at: utc(c.created_at),
             updated_at: utc(c.updated_at),
         }
@@ -158,6 +164,8 @@ pub struct PatchCampaign {
     pub budget: Option<Budget>,
     pub expires_at: Option<DateTime<Utc>>,
     pub status: Option<CampaignStatus>,
+    /// Replaces the analysis settings (fields left out take their defaults).
+    pub analysis: Option<Analysis>,
 }
 
 /// A generation job's progress.
@@ -384,6 +392,7 @@ pub async fn patch_campaign(
         budget,
         expires_at: body.expires_at.map(|t| t.naive_utc()),
         status: body.status,
+        analysis: body.analysis.map(Analysis::validated).transpose().map_err(|(f, d)| ApiError::invalid(f, d))?,
     };
     let campaign = state.patch_campaign(id, change).await?;
     Ok(HttpResponse::Ok().json(CampaignView::from(campaign)))

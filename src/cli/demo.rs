@@ -21,7 +21,7 @@ use crate::{
     config::{DatabaseUrl, Settings, SqliteTarget},
     domain::{
         access::Scopes,
-        campaign::{Budget, Discount, Variant},
+        campaign::{Analysis, Budget, Discount, Variant},
         customer::{Birthday, OFFERS_PURPOSE},
         money::Money,
         segment::Segment,
@@ -182,6 +182,8 @@ pub async fn build(settings: &Settings, size: usize) -> anyhow::Result<Demo> {
                 discount: Some(Discount::Amount { amount: Money::new(1000)? }),
             },
         ],
+        // A 40% margin, so the report shows net contribution per issued voucher.
+        analysis: Analysis { gross_margin: Some(0.4), ..Analysis::default() },
     };
     let campaign = db.run(move |c| campaigns::create(c, &new)).await?;
     let campaign_id = campaign.id;

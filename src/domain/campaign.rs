@@ -153,6 +153,88 @@ impl fmt::Display for CampaignStatus {
     }
 }
 
+/// How the A/B results are read: always-valid (sequential) by default, so a report may be
+/// looked at every day; `fixed` gives fixed-horizon statistics valid for one look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AnalysisMethod {
+    #[default]
+    Sequential,
+    Fixed,
+}
+
+/// The analysis settings of a campaign (`analysis` on create and PATCH; every field optional).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Analysis {
+    /// Default `sequential`.
+    #[serde(default)]
+    pub method: AnalysisMethod,
+    /// Significance level, between 0.001 and 0.2; default 0.05.
+    #[serde(default = "Analysis::default_alpha")]
+    #[schema(example = 0.05)]
+    pub alpha: f64,
+    /// Share of an order's value the shop keeps before the discount (0 to 1): with it the report
+    /// shows net contribution per issued voucher. Default: none.
+    #[serde(default)]
+    #[schema(example = 0.4)]
+    pub gross_margin: Option<f64>,
+    /// The relative lift the campaign should be able to detect (power 80%), between 0.001 and
+    /// 10; default 0.1 (+10%).
+    #[serde(default = "Analysis::default_mde")]
+    #[schema(example = 0.1)]
+    pub min_detectable_lift: f64,
+    /// The sequential method's tuning N* (the sample size where its interval is tightest),
+    /// between 100 and 10,000,000; default 5,000.
+    #[serde(default = "Analysis::default_tuning")]
+    #[schema(example = 5000.0)]
+    pub tuning: f64,
+}
+
+impl Default for Analysis {
+    fn default() -> Self {
+        Analysis {
+            method: AnalysisMethod::Sequential,
+            alpha: Self::default_alpha(),
+            gross_margin: None,
+            min_detectable_lift: Self::default_mde(),
+            tuning: Self::default_tuning(),
+        }
+    }
+}
+
+impl Analysis {
+    fn default_alpha() -> f64 {
+        0.05
+    }
+    fn default_mde() -> f64 {
+        0.1
+    }
+    fn default_tuning() -> f64 {
+        5000.0
+    }
+
+    /// Checks the ranges; the error names the field under `analysis.`.
+    pub fn validated(self) -> Result<Analysis, (String, String)> {
+        let bad = |f: &str, d: &str| Err((format!("analysis.{f}"), d.to_owned()));
+        if !(0.001..=0.2).contains(&self.alpha) {
+            return bad("alpha", "alpha must be between 0.001 and 0.2");
+        }
+        if let Some(m) = self.gross_margin {
+            if !(0.0..=1.0).contains(&m) {
+                return bad("gross_margin", "gross_margin must be between 0 and 1");
+            }
+        }
+        if !(0.001..=10.0).contains(&self.min_detectable_lift) {
+            return bad("min_detectable_lift", "min_detectable_lift must be between 0.001 and 10");
+        }
+        if !(100.0..=1e7).contains(&self.tuning) {
+            return bad("tuning", "tuning must be between 100 and 10000000");
+        }
+        Ok(self)
+    }
+}
+
 /// A campaign's budget: money (minor units) and count; `None` = no limit of that kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, Default)]
 #[serde(deny_unknown_fields)]
@@ -310,6 +392,7 @@ pub struct Campaign {
     pub prefix: String,
     pub salt: Vec<u8>,
     pub variants: Vec<Variant>,
+    pub analysis: Analysis,
     pub next_serial: i64,
     pub spent: i64,
     pub redeemed: i64,

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use super::{schema::campaigns, AnyConnection, Conn, StoreError};
 use crate::{
     domain::{
-        campaign::{Budget, CampaignStatus, Discount, Variant},
+        campaign::{Analysis, Budget, CampaignStatus, Discount, Variant},
         money::Money,
         segment::Segment,
     },
@@ -37,6 +37,8 @@ struct Row {
     revision: i64,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+    /// `null`: the defaults (campaigns made before the setting existed).
+    analysis: Option<String>,
 }
 
 pub use crate::domain::campaign::Campaign;
@@ -53,6 +55,10 @@ impl TryFrom<Row> for Campaign {
             segment: serde_json::from_str(&r.segment).map_err(|e| corrupt(r.id, "segment", e))?,
             discount: serde_json::from_str(&r.discount).map_err(|e| corrupt(r.id, "discount", e))?,
             variants: serde_json::from_str(&r.variants).map_err(|e| corrupt(r.id, "variants", e))?,
+            analysis: match &r.analysis {
+                Some(a) => serde_json::from_str(a).map_err(|e| corrupt(r.id, "analysis", e))?,
+                None => Analysis::default(),
+            },
             status: CampaignStatus::parse(&r.status).ok_or_else(|| corrupt(r.id, "status", &r.status))?,
             salt: hex::decode(&r.salt).map_err(|e| corrupt(r.id, "salt", e))?,
             budget: Budget {
@@ -89,6 +95,7 @@ pub struct NewCampaign {
     pub expires_at: NaiveDateTime,
     pub prefix: String,
     pub variants: Vec<Variant>,
+    pub analysis: Analysis,
 }
 
 /// A change to a campaign (already validated); `None` leaves a field alone.
@@ -98,6 +105,7 @@ pub struct CampaignPatch {
     pub budget: Option<Budget>,
     pub expires_at: Option<NaiveDateTime>,
     pub status: Option<CampaignStatus>,
+    pub analysis: Option<Analysis>,
 }
 
 fn json<T: serde::Serialize>(v: &T) -> String {
@@ -123,6 +131,7 @@ pub fn create(conn: &mut Conn, new: &NewCampaign) -> Result<Campaign, StoreError
         campaigns::prefix.eq(&new.prefix),
         campaigns::salt.eq(hex::encode(salt)),
         campaigns::variants.eq(json(&new.variants)),
+        campaigns::analysis.eq(Some(json(&new.analysis))),
         campaigns::created_at.eq(t),
         campaigns::updated_at.eq(t),
     );
@@ -186,6 +195,7 @@ pub fn patch(conn: &mut Conn, id: i32, patch: &CampaignPatch) -> Result<Campaign
                 campaigns::budget_redemptions.eq(budget.max_redemptions),
                 campaigns::expires_at.eq(patch.expires_at.unwrap_or(current.expires_at)),
                 campaigns::status.eq(patch.status.unwrap_or(current.status).as_str()),
+                campaigns::analysis.eq(Some(json(&patch.analysis.unwrap_or(current.analysis)))),
                 campaigns::revision.eq(campaigns::revision + 1),
                 campaigns::updated_at.eq(t),
             ))

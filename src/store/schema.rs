@@ -77,6 +77,7 @@ diesel::table! {
         revision -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        analysis -> Nullable<Text>,
     }
 }
 
