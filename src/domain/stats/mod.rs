@@ -1,9 +1,19 @@
 //! Statistics behind the marketer reports: confidence intervals for redemption rates,
-//! frequentist and Bayesian comparisons of two variants, and the sample-ratio-mismatch check.
+//! frequentist and Bayesian comparisons of two variants, and the sample-ratio-mismatch check;
+//! and the decision-grade A/B results (GrowthBook's methods, see the submodules):
+//!
+//! * [`compare()`]: difference and relative lift of a per-issued metric ([`SampleMoments`], or the
+//!   ratio [`RatioMoments`]) between a treatment arm and the control, with fixed-horizon or
+//!   sequential ([`Method`]) intervals and p-values; [`VariantSums`] turns a variant's voucher sums
+//!   into the metrics (redemption, order value, discount, net contribution, average order value).
+//! * [`holm`]: Holm–Bonferroni adjustment when several arms are compared with the control.
+//! * [`power()`], [`mde_rel`], [`issued_needed_per_arm`]: planning (GrowthBook's power.ts).
+//! * [`expected_loss`]: Bayesian expected loss of choosing each variant.
 //!
 //! Every function is pure, total (no panics on any input) and returns finite numbers only:
-//! degenerate inputs map to the documented "no information" answer instead of NaN or infinity.
-//! Where a count of successes exceeds its count of trials, the successes are clamped to the trials.
+//! degenerate inputs map to the documented "no information" answer (often `None`) instead of NaN
+//! or infinity. Where a count of successes exceeds its count of trials, the successes are clamped
+//! to the trials.
 
 use statrs::function::{
     beta::ln_beta,
@@ -11,7 +21,19 @@ use statrs::function::{
     gamma::{checked_gamma_ur, ln_gamma},
 };
 
+mod compare;
+mod loss;
+mod multiple;
 mod normal;
+mod power;
+
+pub use compare::{
+    compare, Comparison, Difference, Method, Moments, RatioMoments, SampleMoments, VariantSums,
+    DEFAULT_TUNING,
+};
+pub use loss::expected_loss;
+pub use multiple::holm;
+pub use power::{issued_needed_per_arm, mde_rel, power, DEFAULT_POWER};
 
 /// The two-sided 95% standard-normal quantile, Φ⁻¹(0.975).
 pub const Z_95: f64 = 1.959963984540054;
