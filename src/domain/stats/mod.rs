@@ -26,6 +26,8 @@ mod loss;
 mod multiple;
 mod normal;
 mod power;
+#[cfg(test)]
+mod simulation;
 
 pub use compare::{
     compare, Comparison, Difference, Method, Moments, RatioMoments, SampleMoments, VariantSums,
