@@ -13,9 +13,9 @@ use super::{
 };
 use crate::{
     domain::{
-        campaign::{Analysis, 
-            check_dates, parse_name, parse_prefix, validate_variants, Budget, Campaign, CampaignStatus,
-            Discount, Variant,
+        campaign::{
+            check_dates, parse_name, parse_prefix, validate_variants, Analysis, Budget, Campaign,
+            CampaignStatus, Discount, Variant,
         },
         customer::{parse_currency, CustomerId},
         money::Money,
@@ -100,7 +100,11 @@ impl CreateCampaign {
             expires_at: self.expires_at.naive_utc(),
             prefix,
             variants,
-            analysis: self.analysis.unwrap_or_default().validated().map_err(|(f, d)| ApiError::invalid(f, d))?,
+            analysis: self
+                .analysis
+                .unwrap_or_default()
+                .validated()
+                .map_err(|(f, d)| ApiError::invalid(f, d))?,
         })
     }
 }
@@ -392,7 +396,11 @@ pub async fn patch_campaign(
         budget,
         expires_at: body.expires_at.map(|t| t.naive_utc()),
         status: body.status,
-        analysis: body.analysis.map(Analysis::validated).transpose().map_err(|(f, d)| ApiError::invalid(f, d))?,
+        analysis: body
+            .analysis
+            .map(Analysis::validated)
+            .transpose()
+            .map_err(|(f, d)| ApiError::invalid(f, d))?,
     };
     let campaign = state.patch_campaign(id, change).await?;
     Ok(HttpResponse::Ok().json(CampaignView::from(campaign)))

@@ -153,7 +153,7 @@ mod tests {
         }
         let report = build_report(&input());
         assert!(html.contains("id=\"verdict\""));
-        assert!(html.contains(&esc(&report.verdict[..20])));
+        assert!(html.contains(&esc(&report.verdict.text[..20])));
     }
 
     #[test]

@@ -100,12 +100,34 @@ pub fn render_report_table(report: &Report) -> String {
                         pct_bare(v.rate_ci_high)
                     ),
                     format_money(v.discount_spent, cur),
+                    v.net_per_issued
+                        .map(|n| format_money(n.round() as i64, cur))
+                        .unwrap_or_else(|| "—".into()),
+                    format_pct(v.rollback_rate),
                 ]
             })
             .collect();
         out.extend(table(
-            &["Variant", "Weight", "Issued", "Redeemed", "Rate [95% CI]", "Discount spent"],
-            &[Align::Left, Align::Right, Align::Right, Align::Right, Align::Left, Align::Right],
+            &[
+                "Variant",
+                "Weight",
+                "Issued",
+                "Redeemed",
+                "Rate [95% CI]",
+                "Discount spent",
+                "Net/issued",
+                "Rolled back",
+            ],
+            &[
+                Align::Left,
+                Align::Right,
+                Align::Right,
+                Align::Right,
+                Align::Left,
+                Align::Right,
+                Align::Right,
+                Align::Right,
+            ],
             &rows,
         ));
     }
@@ -114,25 +136,74 @@ pub fn render_report_table(report: &Report) -> String {
         out.push(String::new());
         let control = r.variants.first().map(|v| clean(&v.name)).unwrap_or_default();
         out.push(format!("COMPARISONS (vs {control})"));
+        let net_header = format!("Net/issued diff {cur} [CI]");
         let rows: Vec<Vec<String>> = r
             .comparisons
             .iter()
             .map(|c| {
                 vec![
                     clean(&c.variant),
-                    signed_points(c.lift_abs),
+                    format!("{} [{}, {}]", pts(c.lift_abs), pts(c.lift_abs_ci_low), pts(c.lift_abs_ci_high)),
                     c.lift_rel.map(format_signed_pct).unwrap_or_else(|| "n/a".into()),
                     bare_p(c.p_value),
+                    bare_p(c.p_value_adjusted),
                     format_prob(c.prob_beat_control),
-                    if c.significant { "yes" } else { "no" }.to_string(),
+                    match (c.net_diff, c.net_diff_ci_low, c.net_diff_ci_high) {
+                        (Some(d), Some(lo), Some(hi)) => {
+                            format!("{} [{}, {}]", major(d), major(lo), major(hi))
+                        }
+                        _ => "—".into(),
+                    },
+                    if c.significant || c.net_significant { "yes" } else { "no" }.to_string(),
                 ]
             })
             .collect();
         out.extend(table(
-            &["Variant", "Lift (abs)", "Lift (rel)", "p-value", "P(beat control)", "Significant"],
-            &[Align::Left, Align::Right, Align::Right, Align::Right, Align::Right, Align::Right],
+            &["Variant", "Lift pts [CI]", "Rel", "p", "p (Holm)", "P(beat)", &net_header, "Sig."],
+            &[
+                Align::Left,
+                Align::Right,
+                Align::Right,
+                Align::Right,
+                Align::Right,
+                Align::Right,
+                Align::Right,
+                Align::Right,
+            ],
             &rows,
         ));
+        let method_note = format!(
+            "{} intervals ({}), alpha {}; p (Holm) is adjusted across the comparisons, the intervals are not.",
+            match r.analysis.method {
+                crate::domain::campaign::AnalysisMethod::Sequential => "Always-valid",
+                crate::domain::campaign::AnalysisMethod::Fixed => "Fixed-horizon",
+            },
+            match r.analysis.method {
+                crate::domain::campaign::AnalysisMethod::Sequential => "valid however often you look",
+                crate::domain::campaign::AnalysisMethod::Fixed => "valid for one look",
+            },
+            r.analysis.alpha
+        );
+        out.extend(wrap(&method_note, WIDTH - 2).into_iter().map(|l| format!("  {l}")));
+        let p = &r.power;
+        let power_note = format!(
+            "Power (80%, {}): {}; {}.",
+            p.metric.replace('_', " "),
+            match p.mde_rel {
+                Some(m) => format!("a lift of {} is detectable now", format_signed_pct(m)),
+                None => "no lift is detectable yet".into(),
+            },
+            match p.issued_needed_per_arm {
+                Some(n) => format!(
+                    "{} needs {} vouchers per variant{}",
+                    format_signed_pct(p.min_detectable_lift),
+                    format_count(n),
+                    if p.enough_data { " (reached)" } else { "" }
+                ),
+                None => "no baseline to plan from yet".into(),
+            }
+        );
+        out.extend(wrap(&power_note, WIDTH - 2).into_iter().map(|l| format!("  {l}")));
         out.push(String::new());
         out.push(format!(
             "  Sample ratio check: {} ({})",
@@ -142,8 +213,11 @@ pub fn render_report_table(report: &Report) -> String {
     }
 
     out.push(String::new());
-    out.push("VERDICT".into());
-    out.extend(wrap(&clean(&r.verdict), WIDTH - 2).into_iter().map(|l| format!("  {l}")));
+    out.push(format!(
+        "VERDICT: {}",
+        crate::domain::report::page::decision_label(r.verdict.decision).to_uppercase()
+    ));
+    out.extend(wrap(&clean(&r.verdict.text), WIDTH - 2).into_iter().map(|l| format!("  {l}")));
 
     let mut text = String::new();
     for line in out {
@@ -195,6 +269,16 @@ fn table(headers: &[&str], align: &[Align], rows: &[Vec<String>]) -> Vec<String>
 }
 
 /// Replaces control characters and bidirectional formatting characters by `?`.
+/// Percentage points with a sign, one decimal: `+1.9`.
+fn pts(x: f64) -> String {
+    format!("{:+.1}", if x.is_finite() { x * 100.0 } else { 0.0 })
+}
+
+/// Minor units as signed major units, two decimals: `+1.11`.
+fn major(minor: f64) -> String {
+    format!("{:+.2}", if minor.is_finite() { minor / 100.0 } else { 0.0 })
+}
+
 fn clean(s: &str) -> String {
     s.chars()
         .map(|c| {
@@ -279,20 +363,20 @@ mod tests {
             "  Redemptions           1,617 (no cap)",
             "  Burn per day          EUR 1,000.00 (10.0 redemptions), last 7 days",
             "  Projected exhaustion  2024-05-26 00:00 UTC",
-            "  Variant  Weight  Issued  Redeemed  Rate [95% CI]   Discount spent",
-            "  -------  ------  ------  --------  --------------  --------------",
-            "  control      50  10,000       712  7.1% [6.6–7.6]    EUR 7,000.00",
-            "  fixed10      50  10,000       905  9.0% [8.5–9.6]    EUR 3,000.00",
+            "  Variant  Weight  Issued  Redeemed  Rate [95% CI]   Discount spent  Net/issued  Rolled back",
+            "  control      50  10,000       712  7.1% [6.6–7.6]    EUR 7,000.00           —         0.0%",
+            "  fixed10      50  10,000       905  9.0% [8.5–9.6]    EUR 3,000.00           —         0.0%",
             "COMPARISONS (vs control)",
-            "  Variant  Lift (abs)  Lift (rel)  p-value  P(beat control)  Significant",
-            "  fixed10    +1.9 pts        +27%  < 0.001             >99%          yes",
+            "  Variant      Lift pts [CI]   Rel        p  p (Holm)  P(beat)  Net/issued diff EUR [CI]  Sig.",
+            "  fixed10  +1.9 [+0.7, +3.1]  +27%  < 0.001   < 0.001     >99%                         —   yes",
             "  Sample ratio check: p = 1.00 (ok)",
-            "VERDICT",
+            "VERDICT: KEEP RUNNING",
         ];
         for l in expected_lines {
             assert!(text.lines().any(|x| x == l), "missing line {l:?} in\n{text}");
         }
-        assert!(text.contains("fixed10 beats control with >99% probability"));
+        let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(flat.contains("fixed10 beats control with >99% probability"), "{flat}");
         // A control not called "control" is marked.
         let mut i = small();
         i.variants[0].name = "pct10".into();

@@ -37,6 +37,7 @@ pub async fn report(db: &Db, campaign_id: i32) -> Result<Option<Report>, StoreEr
         as_of: Utc::now(),
         max_amount: campaign.budget.max_amount.map(crate::domain::money::Money::minor),
         max_redemptions: campaign.budget.max_redemptions,
+        analysis: campaign.analysis,
         variants: campaign
             .variants
             .iter()

@@ -248,3 +248,56 @@ fn the_demo_runs_on_its_own_database_and_without_serving_prints_no_url() {
     assert!(stderr.contains(&format!("SQLite file {}", own.display())), "{stderr}");
     assert!(own.exists() && !dir.path().join("vouchsafe.db").exists());
 }
+
+/// `analysis` on create and PATCH: defaults, ranges (422 naming the field), replaced by PATCH,
+/// and what the report says it used.
+#[tokio::test]
+async fn the_analysis_setting_is_validated_stored_and_used_by_the_report() {
+    let app = TestApp::spawn().await;
+    let crm = app.key("crm").await;
+    let id = app.campaign(json!({})).await;
+    let c: Value = app.get(&format!("/v1/campaigns/{id}"), &crm).await.json().await.unwrap();
+    assert_eq!(
+        c["analysis"],
+        json!({"method": "sequential", "alpha": 0.05, "gross_margin": null,
+               "min_detectable_lift": 0.1, "tuning": 5000.0})
+    );
+    for (bad, field) in [
+        (json!({"alpha": 0.7}), "analysis.alpha"),
+        (json!({"gross_margin": 1.5}), "analysis.gross_margin"),
+        (json!({"min_detectable_lift": 0}), "analysis.min_detectable_lift"),
+        (json!({"tuning": 1}), "analysis.tuning"),
+    ] {
+        let mut body = json!({"name": "x", "currency": "EUR", "segment": {"kind": "all_consented"},
+                              "discount": {"type": "amount", "amount": 500},
+                              "expires_at": "2099-01-01T00:00:00Z"});
+        body["analysis"] = bad.clone();
+        let p = assert_problem(app.post_json("/v1/campaigns", &crm, &body).await, 422, "invalid_body").await;
+        assert_eq!(p["field"], field, "{bad}");
+        let p = assert_problem(
+            app.patch_json(&format!("/v1/campaigns/{id}"), &crm, &json!({"analysis": bad})).await,
+            422,
+            "invalid_body",
+        )
+        .await;
+        assert_eq!(p["field"], field);
+    }
+    let bad_method = json!({"analysis": {"method": "bayes"}});
+    assert_problem(
+        app.patch_json(&format!("/v1/campaigns/{id}"), &crm, &bad_method).await,
+        422,
+        "invalid_body",
+    )
+    .await;
+    let set = json!({"analysis": {"method": "fixed", "alpha": 0.01, "gross_margin": 0.4}});
+    let c: Value = app.patch_json(&format!("/v1/campaigns/{id}"), &crm, &set).await.json().await.unwrap();
+    assert_eq!(c["analysis"]["method"], "fixed");
+    assert_eq!(c["analysis"]["gross_margin"], 0.4);
+    assert_eq!(c["analysis"]["min_detectable_lift"], 0.1, "left out: the default");
+    let reports = app.key("reports").await;
+    let r: Value = app.get(&format!("/v1/campaigns/{id}/report"), &reports).await.json().await.unwrap();
+    assert_eq!(
+        r["analysis"],
+        json!({"method": "fixed", "alpha": 0.01, "tuning": 5000.0, "correction": "holm", "gross_margin": 0.4})
+    );
+}

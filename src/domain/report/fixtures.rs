@@ -3,6 +3,7 @@
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 
 use super::{DailyInput, ReportInput, VariantInput};
+use crate::domain::campaign::Analysis;
 
 pub fn at(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, m, d, h, 0, 0).unwrap()
@@ -44,6 +45,7 @@ pub fn base() -> ReportInput {
         .map(|d| DailyInput { date: date(2024, 5, d), redemptions: 10, discount_spent: 100_000 })
         .collect();
     ReportInput {
+        analysis: Analysis::default(),
         campaign_id: "cmp_1".into(),
         campaign_name: "Birthday".into(),
         currency: "EUR".into(),
@@ -71,6 +73,8 @@ pub fn page_input() -> ReportInput {
         })
         .collect();
     ReportInput {
+        // Detecting +30% needs fewer vouchers than issued, so a clear difference is a winner.
+        analysis: Analysis { min_detectable_lift: 0.3, ..Analysis::default() },
         campaign_id: "cmp_42".into(),
         campaign_name: "Birthday 2024".into(),
         currency: "EUR".into(),
@@ -107,6 +111,7 @@ pub fn page_input() -> ReportInput {
 /// The terminal table's example: a money budget only, 7 days of data, as of May 21 00:00.
 pub fn table_input() -> ReportInput {
     ReportInput {
+        analysis: Analysis::default(),
         campaign_id: "cmp_7".into(),
         campaign_name: "Birthday".into(),
         currency: "EUR".into(),

@@ -20,10 +20,14 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::domain::stats::{lift, prob_beat_control, srm_p_value, two_proportion_p_value, wilson_interval};
+use crate::domain::{
+    campaign::Analysis,
+    stats::{lift, prob_beat_control, srm_p_value, two_proportion_p_value, wilson_interval},
+};
 
 pub mod chart;
 pub mod csv;
+pub mod decision;
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub mod format;
@@ -31,6 +35,7 @@ pub mod page;
 pub mod verdict;
 
 pub use csv::report_csv;
+pub use decision::{Decision, ReportAnalysis, ReportPower, ReportVerdict};
 pub use format::{
     format_count, format_money, format_p, format_pct, format_prob, format_signed_pct, p_clause, pct_bare,
     share, signed_points,
@@ -66,6 +71,8 @@ pub struct ReportInput {
     pub max_redemptions: Option<i64>,
     /// The variants; the first one is the control.
     pub variants: Vec<VariantInput>,
+    /// How to compare them.
+    pub analysis: Analysis,
     /// UTC calendar days that had live redemptions, in any order (repeated dates are summed).
     pub daily: Vec<DailyInput>,
 }
@@ -129,8 +136,12 @@ pub struct Report {
     pub srm_p_value: f64,
     /// Days with live redemptions, ascending by date.
     pub daily: Vec<ReportDay>,
-    /// What the numbers say, in plain language.
-    pub verdict: String,
+    /// How the comparisons were computed.
+    pub analysis: ReportAnalysis,
+    /// Whether the campaign can yet detect the lift it was set up for.
+    pub power: ReportPower,
+    /// What to do, and what the numbers say in plain language.
+    pub verdict: ReportVerdict,
 }
 
 /// Budget consumption and its projection.
@@ -187,6 +198,28 @@ pub struct ReportVariant {
     pub discount_spent: i64,
     /// Minor units.
     pub order_value: i64,
+    /// Order value per issued voucher (minor units; a voucher not redeemed counts 0), with its
+    /// interval by the campaign's method.
+    pub order_value_per_issued: f64,
+    pub order_value_per_issued_ci_low: f64,
+    pub order_value_per_issued_ci_high: f64,
+    /// Discount per issued voucher (minor units), with its interval.
+    pub discount_per_issued: f64,
+    pub discount_per_issued_ci_low: f64,
+    pub discount_per_issued_ci_high: f64,
+    /// Net contribution per issued voucher, `gross_margin × order value − discount` (minor
+    /// units), with its interval; `null` without a margin.
+    pub net_per_issued: Option<f64>,
+    pub net_per_issued_ci_low: Option<f64>,
+    pub net_per_issued_ci_high: Option<f64>,
+    /// Order value per redemption (minor units; delta-method interval); `null` before any.
+    pub average_order_value: Option<f64>,
+    pub average_order_value_ci_low: Option<f64>,
+    pub average_order_value_ci_high: Option<f64>,
+    /// Redemptions rolled back (cancelled orders).
+    pub rolled_back: u64,
+    /// `rolled_back / (redeemed + rolled_back)`; 0 before any redemption.
+    pub rollback_rate: f64,
 }
 
 /// A variant against the control.
@@ -198,12 +231,37 @@ pub struct ReportComparison {
     pub lift_abs: f64,
     /// `lift_abs / control rate`; `null` when the control rate is 0 and the variant's is not.
     pub lift_rel: Option<f64>,
-    /// Two-sided pooled two-proportion z-test; 1 when there is nothing to test.
+    /// Interval of `lift_abs` by the campaign's method (a confidence sequence when sequential:
+    /// valid however often the report is read); not adjusted for several comparisons.
+    pub lift_abs_ci_low: f64,
+    pub lift_abs_ci_high: f64,
+    /// Delta-method interval of `lift_rel`, same method; `null` with `lift_rel`.
+    pub lift_rel_ci_low: Option<f64>,
+    pub lift_rel_ci_high: Option<f64>,
+    /// Two-sided p-value of the rates: always valid when the method is sequential; with `fixed`
+    /// the pooled two-proportion z-test (valid for one look). 1 when there is nothing to test.
     pub p_value: f64,
+    /// `p_value` after Holm's correction across every comparison (and the net comparisons).
+    pub p_value_adjusted: f64,
     /// P(variant's true rate > control's), uniform priors; 0.5 without data.
     pub prob_beat_control: f64,
-    /// `p_value < 0.05`.
+    /// `p_value_adjusted < alpha`.
     pub significant: bool,
+    /// Net contribution per issued voucher, variant − control (minor units), with its interval;
+    /// `null` without a margin.
+    pub net_diff: Option<f64>,
+    pub net_diff_ci_low: Option<f64>,
+    pub net_diff_ci_high: Option<f64>,
+    /// p-value of `net_diff` (same method), raw and Holm-adjusted.
+    pub net_p_value: Option<f64>,
+    pub net_p_value_adjusted: Option<f64>,
+    /// `net_p_value_adjusted < alpha`.
+    pub net_significant: bool,
+    /// What choosing this variant costs on average if another is better, per issued voucher in
+    /// minor units of net contribution (at a 100% margin without one); `null` without data.
+    pub expected_loss: Option<f64>,
+    /// Its rollback rate exceeds the control's by more than 5 points.
+    pub rolled_back_more: bool,
 }
 
 /// One day of the daily series.
@@ -234,11 +292,15 @@ pub struct ReportDay {
 ///   every open voucher taking its variant's most, still less money than is left) is never the
 ///   one that runs out; when neither limit can be reached, `outlasts_open_vouchers` is true.
 pub fn build_report(input: &ReportInput) -> Report {
-    let variants: Vec<ReportVariant> = input.variants.iter().map(variant_report).collect();
-    let comparisons: Vec<ReportComparison> = match input.variants.split_first() {
+    let mut variants: Vec<ReportVariant> = input.variants.iter().map(variant_report).collect();
+    for (row, v) in variants.iter_mut().zip(&input.variants) {
+        decision::fill_money(row, v, &input.analysis);
+    }
+    let mut comparisons: Vec<ReportComparison> = match input.variants.split_first() {
         Some((control, rest)) => rest.iter().map(|v| compare(control, v)).collect(),
         None => Vec::new(),
     };
+    decision::fill_comparisons(&mut comparisons, &variants, &input.variants, &input.analysis);
     let srm = if input.variants.len() < 2 {
         1.0
     } else {
@@ -261,7 +323,9 @@ pub fn build_report(input: &ReportInput) -> Report {
         comparisons,
         srm_p_value: srm,
         daily,
-        verdict: String::new(),
+        analysis: decision::report_analysis(&input.analysis),
+        power: decision::power(&input.variants, &input.analysis),
+        verdict: ReportVerdict { decision: Decision::KeepRunning, text: String::new() },
     };
     report.verdict = verdict(&report);
     report
@@ -281,6 +345,20 @@ fn variant_report(v: &VariantInput) -> ReportVariant {
         rate_ci_high: high,
         discount_spent: v.discount_spent,
         order_value: v.order_value,
+        order_value_per_issued: 0.0,
+        order_value_per_issued_ci_low: 0.0,
+        order_value_per_issued_ci_high: 0.0,
+        discount_per_issued: 0.0,
+        discount_per_issued_ci_low: 0.0,
+        discount_per_issued_ci_high: 0.0,
+        net_per_issued: None,
+        net_per_issued_ci_low: None,
+        net_per_issued_ci_high: None,
+        average_order_value: None,
+        average_order_value_ci_low: None,
+        average_order_value_ci_high: None,
+        rolled_back: 0,
+        rollback_rate: 0.0,
     }
 }
 
@@ -300,9 +378,22 @@ fn compare(control: &VariantInput, v: &VariantInput) -> ReportComparison {
         control: control.name.clone(),
         lift_abs,
         lift_rel,
+        lift_abs_ci_low: lift_abs,
+        lift_abs_ci_high: lift_abs,
+        lift_rel_ci_low: None,
+        lift_rel_ci_high: None,
         p_value,
+        p_value_adjusted: p_value,
         prob_beat_control: prob_beat_control(control.redeemed, control.issued, v.redeemed, v.issued),
         significant: p_value < ALPHA,
+        net_diff: None,
+        net_diff_ci_low: None,
+        net_diff_ci_high: None,
+        net_p_value: None,
+        net_p_value_adjusted: None,
+        net_significant: false,
+        expected_loss: None,
+        rolled_back_more: false,
     }
 }
 
@@ -520,7 +611,29 @@ mod tests {
         for x in v["daily"].as_array().unwrap() {
             assert!(x["date"].is_string() && x["redemptions"].is_number() && x["discount_spent"].is_number());
         }
-        assert!(v["verdict"].as_str().is_some_and(|s| !s.is_empty()));
+        assert!(v["verdict"]["text"].as_str().is_some_and(|s| !s.is_empty()));
+        assert!(
+            ["winner", "no_difference_yet", "keep_running", "srm_alert"]
+                .contains(&v["verdict"]["decision"].as_str().unwrap()),
+            "{json}"
+        );
+        for x in v["variants"].as_array().unwrap() {
+            for k in ["order_value_per_issued", "discount_per_issued", "rollback_rate", "rolled_back"] {
+                assert!(x[k].is_number(), "variants.{k}: {json}");
+            }
+            for k in ["net_per_issued", "average_order_value"] {
+                assert!(x[k].is_number() || x[k].is_null(), "variants.{k}");
+            }
+        }
+        for x in v["comparisons"].as_array().unwrap() {
+            for k in ["lift_abs_ci_low", "lift_abs_ci_high", "p_value_adjusted"] {
+                assert!(x[k].is_number(), "comparisons.{k}: {json}");
+            }
+            let (lo, hi) = (x["lift_abs_ci_low"].as_f64().unwrap(), x["lift_abs_ci_high"].as_f64().unwrap());
+            assert!(lo <= hi, "{json}");
+        }
+        assert!(v["power"]["enough_data"].is_boolean());
+        assert_eq!(v["analysis"]["correction"], "holm");
         // It reads back (floats may differ in the last bit).
         let back: Report = serde_json::from_value(v.clone()).unwrap();
         assert_eq!((&back.variants.len(), &back.verdict), (&r.variants.len(), &r.verdict));
@@ -671,7 +784,7 @@ mod tests {
         assert!(r.budget.burn_window_days < MIN_PROJECTION_DAYS);
         assert_eq!(r.budget.projected_exhaustion_at, None);
         assert_eq!(outlook(&r), Outlook::TooEarly);
-        assert!(r.verdict.contains("too early to project"), "{}", r.verdict);
+        assert!(r.verdict.text.contains("too early to project"), "{}", r.verdict.text);
         // A day later the same pace is projected.
         input.as_of = at(2024, 5, 21, 1);
         input.max_amount = Some(10_000);
@@ -694,7 +807,7 @@ mod tests {
         assert!(r.budget.outlasts_open_vouchers);
         assert_eq!(r.budget.projected_exhaustion_at, None);
         assert_eq!(outlook(&r), Outlook::OutlastsVouchers);
-        assert!(r.verdict.contains("10 open vouchers cannot use up the budget"), "{}", r.verdict);
+        assert!(r.verdict.text.contains("10 open vouchers cannot use up the budget"), "{}", r.verdict.text);
         // Uncapped percentages bound nothing in money; a count limit they cannot reach is
         // skipped and the money limit projected.
         input.variants[1].max_discount = None;
@@ -709,7 +822,11 @@ mod tests {
             v.open = 0;
         }
         let r = build_report(&input);
-        assert!(r.budget.outlasts_open_vouchers && r.verdict.contains("No voucher is open"), "{}", r.verdict);
+        assert!(
+            r.budget.outlasts_open_vouchers && r.verdict.text.contains("No voucher is open"),
+            "{}",
+            r.verdict.text
+        );
     }
 
     #[test]
@@ -729,7 +846,7 @@ mod tests {
         assert_eq!((c.lift_abs, c.lift_rel, c.p_value, c.prob_beat_control), (0.0, Some(0.0), 1.0, 0.5));
         assert_eq!(r.srm_p_value, 1.0);
         assert_eq!((r.budget.burn_per_day, r.budget.projected_exhaustion_at), (0, None));
-        assert!(r.verdict.contains("No vouchers issued yet."), "{}", r.verdict);
+        assert!(r.verdict.text.contains("No vouchers issued yet."), "{}", r.verdict.text);
 
         // Only the variant is empty.
         let mut input = base();
@@ -737,9 +854,9 @@ mod tests {
         input.variants[1].redeemed = 0;
         let r = build_report(&input);
         assert_clean_json(&r);
-        assert!(r.verdict.contains("no vouchers issued to fixed10"), "{}", r.verdict);
+        assert!(r.verdict.text.contains("no vouchers issued to fixed10"), "{}", r.verdict.text);
         // All issued to the control although weighted 50/50: a textbook SRM.
-        assert!(r.srm_p_value < SRM_ALERT && r.verdict.contains("sample ratio mismatch"));
+        assert!(r.srm_p_value < SRM_ALERT && r.verdict.text.contains("sample ratio mismatch"));
     }
 
     #[test]
@@ -751,12 +868,15 @@ mod tests {
         let c = &r.comparisons[0];
         assert_eq!(c.lift_rel, None, "relative lift over a zero control rate is undefined");
         assert!(c.lift_abs > 0.0 && c.prob_beat_control > 0.999 && c.significant);
-        assert!(r.verdict.contains("fixed10 beats control with >99% probability (9.0% vs 0.0% redeemed)"));
+        assert!(r
+            .verdict
+            .text
+            .contains("fixed10 beats control with >99% probability (9.0% vs 0.0% redeemed)"));
 
         input.variants[1].redeemed = 0;
         let r = build_report(&input);
         assert_clean_json(&r);
-        assert!(r.verdict.contains("no redemptions yet"), "{}", r.verdict);
+        assert!(r.verdict.text.contains("no redemptions yet"), "{}", r.verdict.text);
     }
 
     #[test]
@@ -816,7 +936,7 @@ mod tests {
         assert_eq!(r.budget.remaining, Some(0), "never negative");
         assert!(r.budget.exhausted);
         assert_eq!(r.budget.projected_exhaustion_at, None);
-        assert!(r.verdict.contains("The budget is used up."), "{}", r.verdict);
+        assert!(r.verdict.text.contains("The budget is used up."), "{}", r.verdict.text);
 
         input.max_amount = None;
         input.max_redemptions = Some(1_600);
@@ -832,9 +952,9 @@ mod tests {
         let r = build_report(&input);
         assert_clean_json(&r);
         assert_eq!(r.budget.projected_exhaustion_at, None);
-        assert!(r.verdict.starts_with("The campaign ended on 2024-06-01."), "{}", r.verdict);
-        assert!(r.verdict.contains("not significant") || r.verdict.contains("; significant"));
-        assert!(!r.verdict.contains("not yet"));
+        assert!(r.verdict.text.starts_with("The campaign ended on 2024-06-01."), "{}", r.verdict.text);
+        assert!(r.verdict.text.contains("not significant") || r.verdict.text.contains("; significant"));
+        assert!(!r.verdict.text.contains("not yet"));
     }
 
     #[test]
@@ -849,28 +969,38 @@ mod tests {
 
     #[test]
     fn verdict_sentences() {
-        let r = build_report(&base());
+        // The fixed method: the pooled z-test's p-values, valid for one look.
+        let fixed = || {
+            let mut i = base();
+            i.analysis.method = crate::domain::campaign::AnalysisMethod::Fixed;
+            i
+        };
+        let r = build_report(&fixed());
         // 700/10,000 vs 900/10,000: p ≈ 2e-7.
         assert!(
-            r.verdict.contains(
+            r.verdict.text.contains(
                 "fixed10 beats control with >99% probability (9.0% vs 7.0% redeemed, +29% relative); \
                  significant at 5% (p < 0.001)."
             ),
             "{}",
-            r.verdict
+            r.verdict.text
         );
         assert!(r.comparisons[0].significant);
 
-        let mut input = base();
+        let mut input = fixed();
         input.variants[1].redeemed = 720;
         let r = build_report(&input);
-        assert!(r.verdict.contains("fixed10 beats control with"), "{}", r.verdict);
-        assert!(r.verdict.contains("not yet significant at 5% (p = 0.58)"), "{}", r.verdict);
+        assert!(r.verdict.text.contains("fixed10 beats control with"), "{}", r.verdict.text);
+        assert!(r.verdict.text.contains("not yet significant at 5% (p = 0.58)"), "{}", r.verdict.text);
 
         input.variants[1].redeemed = 650;
         let r = build_report(&input);
-        assert!(r.verdict.contains("fixed10 trails control: control is better with"), "{}", r.verdict);
-        assert!(r.verdict.contains("\u{2212}7% relative"), "{}", r.verdict);
+        assert!(
+            r.verdict.text.contains("fixed10 trails control: control is better with"),
+            "{}",
+            r.verdict.text
+        );
+        assert!(r.verdict.text.contains("\u{2212}7% relative"), "{}", r.verdict.text);
     }
 
     #[test]
@@ -882,13 +1012,13 @@ mod tests {
         assert!(r.comparisons.is_empty());
         assert_eq!(r.srm_p_value, 1.0);
         assert_eq!(
-            r.verdict,
+            r.verdict.text,
             "700 of 10,000 vouchers redeemed (7.0%). EUR 7,000.00 of the EUR 50,000.00 budget spent (14.0%). \
              At the current burn rate the budget lasts until the campaign ends."
         );
         input.max_amount = Some(700_000);
         let r = build_report(&input);
-        assert!(r.verdict.ends_with("The budget is used up."), "{}", r.verdict);
+        assert!(r.verdict.text.ends_with("The budget is used up."), "{}", r.verdict.text);
     }
 
     #[test]
@@ -898,14 +1028,14 @@ mod tests {
         input.variants[1].issued = 9_500;
         let r = build_report(&input);
         assert!(r.srm_p_value < SRM_ALERT);
-        assert!(r.verdict.starts_with("Warning: "), "{}", r.verdict);
-        assert!(r.verdict.contains("variant assignment looks broken"));
+        assert!(r.verdict.text.starts_with("Warning: "), "{}", r.verdict.text);
+        assert!(r.verdict.text.contains("variant assignment looks broken"));
         // Weights 70/30 with a 70/30 split is fine.
         input.variants[0].weight = 70;
         input.variants[1].weight = 30;
         input.variants[0].issued = 7_000;
         input.variants[1].issued = 3_000;
-        assert!(!build_report(&input).verdict.contains("Warning"));
+        assert!(!build_report(&input).verdict.text.contains("Warning"));
     }
 
     #[test]
@@ -914,7 +1044,7 @@ mod tests {
         input.variants.clear();
         let r = build_report(&input);
         assert_clean_json(&r);
-        assert!(r.verdict.starts_with("No variants to report on."), "{}", r.verdict);
+        assert!(r.verdict.text.starts_with("No variants to report on."), "{}", r.verdict.text);
 
         let mut input = base();
         input.variants[0] = variant("a", 0, u64::MAX, u64::MAX, i64::MAX);

@@ -13,7 +13,7 @@ use super::format::{
     format_count, format_date, format_instant, format_money, format_pct, format_prob, format_redemptions,
     format_signed_pct, p_clause, pct_bare, share, signed_points,
 };
-use super::{outlook, Outlook, Report, ALPHA, SRM_ALERT};
+use super::{outlook, Decision, Outlook, Report, ALPHA, SRM_ALERT};
 
 pub mod burn;
 pub mod series;
@@ -72,6 +72,8 @@ impl Status {
 pub struct Verdict {
     /// `bad` (SRM alert), `warn` (budget used up), `good` (a significant winner) or `info`.
     pub tone: &'static str,
+    /// The decision, as a person reads it ("Keep running").
+    pub decision: &'static str,
     /// The report's verdict, with no-break spaces inside `p = …` and `p < …` so a p-value
     /// never breaks across lines.
     pub text: String,
@@ -243,19 +245,24 @@ impl ReportPage {
 }
 
 fn verdict(r: &Report) -> Verdict {
-    let srm_alert = r.variants.len() >= 2 && r.srm_p_value < SRM_ALERT;
-    let winner = r.comparisons.iter().any(|c| c.significant && c.prob_beat_control >= 0.5);
-    let tone = if srm_alert {
-        "bad"
-    } else if r.budget.exhausted {
-        "warn"
-    } else if winner {
-        "good"
-    } else {
-        "info"
+    let tone = match r.verdict.decision {
+        Decision::SrmAlert => "bad",
+        _ if r.budget.exhausted => "warn",
+        Decision::Winner => "good",
+        _ => "info",
     };
-    let text = r.verdict.replace("p < ", "p\u{a0}<\u{a0}").replace("p = ", "p\u{a0}=\u{a0}");
-    Verdict { tone, text }
+    let text = r.verdict.text.replace("p < ", "p\u{a0}<\u{a0}").replace("p = ", "p\u{a0}=\u{a0}");
+    Verdict { tone, decision: decision_label(r.verdict.decision), text }
+}
+
+/// The decision as a person reads it.
+pub fn decision_label(d: Decision) -> &'static str {
+    match d {
+        Decision::Winner => "Winner",
+        Decision::NoDifferenceYet => "No difference yet",
+        Decision::KeepRunning => "Keep running",
+        Decision::SrmAlert => "Assignment looks broken",
+    }
 }
 
 fn kpis(r: &Report) -> Vec<Kpi> {

@@ -1,18 +1,27 @@
-//! The plain-language verdict: one sentence per comparison, then one on the budget.
+//! The verdict: a decision, its headline, one sentence per comparison, then one on the budget.
 
+use super::decision::{Decision, ReportVerdict, MIN_WINNER_REDEMPTIONS};
 use super::format::{
-    format_count, format_money, format_pct, format_prob, format_signed_pct, p_clause, share,
+    format_count, format_money, format_pct, format_prob, format_signed_pct, p_clause, share, signed_points,
 };
 use super::{Report, ReportComparison, ReportVariant, SRM_ALERT};
+use crate::domain::campaign::AnalysisMethod;
 
-/// The plain-language verdict; see [`build_report`].
-pub(super) fn verdict(r: &Report) -> String {
+/// The plain-language verdict and its decision; see [`build_report`] and [`Decision`].
+///
+/// Decision, first rule that matches: `srm_alert` when assignment looks broken (it overrides
+/// everything); `winner` when a comparison is significant on the primary metric (net per issued
+/// voucher with a margin, else the redemption rate) after Holm's correction, the campaign has
+/// `power.enough_data` and its larger arm at least [`MIN_WINNER_REDEMPTIONS`] redemptions;
+/// `no_difference_yet` with enough data and nothing significant; `keep_running` otherwise.
+pub(super) fn verdict(r: &Report) -> ReportVerdict {
     let mut out: Vec<String> = Vec::new();
     let ended = r.as_of >= r.expires_at;
+    let srm = r.variants.len() >= 2 && r.srm_p_value < SRM_ALERT;
     if ended {
         out.push(format!("The campaign ended on {}.", r.expires_at.format("%Y-%m-%d")));
     }
-    if r.variants.len() >= 2 && r.srm_p_value < SRM_ALERT {
+    if srm {
         out.push(format!(
             "Warning: the vouchers issued per variant do not match the configured weights \
              (sample ratio mismatch, {}), so variant assignment looks broken; \
@@ -21,6 +30,7 @@ pub(super) fn verdict(r: &Report) -> String {
         ));
     }
     let total_issued: u64 = r.variants.iter().map(|v| v.issued).fold(0, u64::saturating_add);
+    let mut decision = Decision::KeepRunning;
     match r.variants.as_slice() {
         [] => out.push("No variants to report on.".into()),
         [only] => {
@@ -39,18 +49,126 @@ pub(super) fn verdict(r: &Report) -> String {
             if total_issued == 0 {
                 out.push("No vouchers issued yet.".into());
             } else {
+                let (d, headline) = decide(r, control);
+                decision = d;
+                out.extend(headline);
                 for (c, v) in r.comparisons.iter().zip(&r.variants[1..]) {
-                    out.push(comparison_sentence(c, control, v, ended));
+                    out.push(comparison_sentence(r, c, control, v, ended));
                 }
             }
         }
     }
+    if srm {
+        decision = Decision::SrmAlert;
+    }
     out.push(budget_sentence(r, ended));
     out.retain(|s| !s.is_empty());
-    out.join(" ")
+    ReportVerdict { decision, text: out.join(" ") }
+}
+
+/// How the intervals may be read.
+fn validity(r: &Report) -> &'static str {
+    match r.analysis.method {
+        AnalysisMethod::Sequential => "valid however often you look",
+        AnalysisMethod::Fixed => "valid for one look",
+    }
+}
+
+/// The decision and its headline sentence.
+fn decide(r: &Report, control: &ReportVariant) -> (Decision, Option<String>) {
+    let net = r.analysis.gross_margin.is_some();
+    let sig = |c: &ReportComparison| if net { c.net_significant } else { c.significant };
+    let effect = |c: &ReportComparison| if net { c.net_diff.unwrap_or(0.0) } else { c.lift_abs };
+    let most_redeemed = r.variants.iter().map(|v| v.redeemed).max().unwrap_or(0);
+    let ready = r.power.enough_data && most_redeemed >= MIN_WINNER_REDEMPTIONS;
+    let best = r
+        .comparisons
+        .iter()
+        .filter(|c| sig(c) && effect(c) > 0.0)
+        .max_by(|a, b| effect(a).total_cmp(&effect(b)));
+    let all_worse = !r.comparisons.is_empty() && r.comparisons.iter().all(|c| sig(c) && effect(c) < 0.0);
+    let winner: Option<(String, Option<&ReportComparison>)> = match (best, all_worse) {
+        (Some(c), _) => Some((c.variant.clone(), Some(c))),
+        (None, true) => Some((control.name.clone(), None)),
+        _ => None,
+    };
+    let wait = |name: &str| match r.power.issued_needed_per_arm {
+        Some(n) if !r.power.enough_data => format!(
+            "{name} looks better, but keep running: detecting {} needs {} vouchers per variant.",
+            format_signed_pct(r.power.min_detectable_lift),
+            format_count(n)
+        ),
+        _ => format!(
+            "{name} looks better, but keep running until the larger variant has {} redemptions.",
+            MIN_WINNER_REDEMPTIONS
+        ),
+    };
+    match winner {
+        Some((name, c)) if ready => (Decision::Winner, Some(winner_sentence(r, &name, c, control))),
+        Some((name, _)) => (Decision::KeepRunning, Some(wait(&name))),
+        None if r.power.enough_data => (
+            Decision::NoDifferenceYet,
+            Some(format!(
+                "No difference yet: with {} vouchers per variant a lift of {} would have shown ({}).",
+                format_count(r.variants.iter().map(|v| v.issued).min().unwrap_or(0)),
+                format_signed_pct(r.power.min_detectable_lift),
+                validity(r)
+            )),
+        ),
+        None => (
+            Decision::KeepRunning,
+            Some(match (r.power.mde_rel, r.power.issued_needed_per_arm) {
+                (Some(mde), Some(n)) => format!(
+                    "Keep running: so far a lift of {} or more could be detected; {} needs {} vouchers per variant.",
+                    format_signed_pct(mde),
+                    format_signed_pct(r.power.min_detectable_lift),
+                    format_count(n)
+                ),
+                (None, Some(n)) => format!(
+                    "Keep running: detecting {} needs {} vouchers per variant.",
+                    format_signed_pct(r.power.min_detectable_lift),
+                    format_count(n)
+                ),
+                _ => "Keep running: too little data to say what lift could be detected.".into(),
+            }),
+        ),
+    }
+}
+
+fn winner_sentence(r: &Report, name: &str, c: Option<&ReportComparison>, control: &ReportVariant) -> String {
+    let Some(c) = c else {
+        return format!("{name} is better than every variant ({}).", validity(r));
+    };
+    let cur = &r.currency;
+    let money = |x: f64| format_money(x.round() as i64, cur);
+    let rates = if c.significant {
+        format!("redemption rates differ ({})", signed_points(c.lift_abs))
+    } else {
+        "redemption rates do not differ yet".into()
+    };
+    match (r.analysis.gross_margin, c.net_diff, c.net_diff_ci_low, c.net_diff_ci_high) {
+        (Some(_), Some(d), Some(lo), Some(hi)) => format!(
+            "{name} earns {} more per voucher issued than {} (between {} and {}), {}; {}.",
+            money(d),
+            control.name,
+            money(lo),
+            money(hi),
+            validity(r),
+            rates
+        ),
+        _ => format!(
+            "{name} is redeemed more often than {} ({}, between {} and {}), {}.",
+            control.name,
+            signed_points(c.lift_abs),
+            signed_points(c.lift_abs_ci_low),
+            signed_points(c.lift_abs_ci_high),
+            validity(r)
+        ),
+    }
 }
 
 fn comparison_sentence(
+    r: &Report,
     c: &ReportComparison,
     control: &ReportVariant,
     v: &ReportVariant,
@@ -72,15 +190,17 @@ fn comparison_sentence(
         ),
         None => format!("{} vs {} redeemed", format_pct(v.rate), format_pct(control.rate)),
     };
-    let p = p_clause(c.p_value);
+    let level = format_alpha(r.analysis.alpha);
+    let adjusted = if r.comparisons.len() > 1 || c.net_p_value.is_some() { ", Holm-adjusted" } else { "" };
+    let p = format!("{}{adjusted}", p_clause(c.p_value_adjusted));
     let significance = if c.significant {
-        format!("significant at 5% ({p})")
+        format!("significant at {level} ({p})")
     } else if ended {
-        format!("not significant at 5% ({p})")
+        format!("not significant at {level} ({p})")
     } else {
-        format!("not yet significant at 5% ({p})")
+        format!("not yet significant at {level} ({p})")
     };
-    if c.prob_beat_control >= 0.5 {
+    let mut sentence = if c.prob_beat_control >= 0.5 {
         format!(
             "{} beats {} with {} probability ({}); {}.",
             v.name,
@@ -99,6 +219,25 @@ fn comparison_sentence(
             rates,
             significance
         )
+    };
+    if c.rolled_back_more {
+        sentence.push_str(&format!(
+            " Careful: {} is rolled back more often ({} vs {} of its redemptions).",
+            v.name,
+            format_pct(v.rollback_rate),
+            format_pct(control.rollback_rate)
+        ));
+    }
+    sentence
+}
+
+/// `5%`, `1%`, `0.5%`.
+fn format_alpha(alpha: f64) -> String {
+    let pct = alpha * 100.0;
+    if (pct - pct.round()).abs() < 1e-9 {
+        format!("{}%", pct.round())
+    } else {
+        format!("{pct}%")
     }
 }
 

@@ -22,6 +22,7 @@ use statrs::function::{
 };
 
 mod compare;
+mod interval;
 mod loss;
 mod multiple;
 mod normal;
@@ -33,6 +34,7 @@ pub use compare::{
     compare, Comparison, Difference, Method, Moments, RatioMoments, SampleMoments, VariantSums,
     DEFAULT_TUNING,
 };
+pub use interval::mean_interval;
 pub use loss::expected_loss;
 pub use multiple::holm;
 pub use power::{issued_needed_per_arm, mde_rel, power, DEFAULT_POWER};

@@ -336,9 +336,11 @@ mod tests {
             let b = power(m, v, lift, n + n / 3 + 1, 0.05, method).unwrap();
             prop_assert!((0.0..=1.0).contains(&a) && b >= a - 1e-12);
             if let Some(mde) = mde_rel(m, v, n, 0.05, 0.8, method) {
-                // The quadratic ignores the far tail, so the exact power at the MDE is ≥ 80%.
+                // The quadratic ignores the far tail, so the exact power at the MDE is ≥ 80%, up
+                // to rounding: `(root − μ)/μ` loses digits when the MDE is tiny (0.02% at n in the
+                // millions gave 0.7999999986, found by this test).
                 let at = power(m, v, mde, n, 0.05, method).unwrap();
-                prop_assert!((0.8 - 1e-9..0.8 + 1e-3).contains(&at), "power {} at mde {}", at, mde);
+                prop_assert!((0.8 - 1e-6..0.8 + 1e-3).contains(&at), "power {} at mde {}", at, mde);
             }
             if let Some(need) = issued_needed_per_arm(m, v, lift, 0.05, 0.8, method) {
                 prop_assert!(power(m, v, lift, need, 0.05, method).unwrap() >= 0.8);
