@@ -8,7 +8,7 @@ use crate::domain::report::format::format_redemptions;
 use crate::domain::report::page::{bare_p, truncate};
 use crate::domain::report::{
     format_count, format_money, format_pct, format_prob, format_signed_pct, outlook, p_clause, pct_bare,
-    share, signed_points, Outlook, Report, SRM_ALERT,
+    share, Outlook, Report, SRM_ALERT,
 };
 
 /// The widest line the table prints.

@@ -214,8 +214,9 @@ pub fn fill_comparisons(
         let rel = compare(&rc, &rv, Difference::Relative, alpha, method);
         match abs {
             // Fixed keeps the pooled two-proportion z-test the report always gave.
+            // A difference of two rates lies in [−1, 1] (few vouchers give wider intervals).
             Some(Comparison { ci, p_value, .. }) => {
-                (c.lift_abs_ci_low, c.lift_abs_ci_high) = (ci.0, ci.1);
+                (c.lift_abs_ci_low, c.lift_abs_ci_high) = (ci.0.max(-1.0), ci.1.min(1.0));
                 if method != Method::Fixed {
                     c.p_value = p_value;
                 }
@@ -228,7 +229,8 @@ pub fn fill_comparisons(
             }
         }
         (c.lift_rel_ci_low, c.lift_rel_ci_high) = match rel {
-            Some(r) if c.lift_rel.is_some() => (Some(r.ci.0), Some(r.ci.1)),
+            // A relative lift is at least −100%.
+            Some(r) if c.lift_rel.is_some() => (Some(r.ci.0.max(-1.0)), Some(r.ci.1.max(-1.0))),
             _ => (None, None),
         };
         if let Some(m) = a.gross_margin {
@@ -304,5 +306,74 @@ pub fn power(inputs: &[VariantInput], a: &Analysis) -> ReportPower {
         min_detectable_lift: a.min_detectable_lift,
         issued_needed_per_arm: needed,
         enough_data: needed.is_some_and(|n| n_min >= n),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::*;
+    use super::super::{build_report, VariantInput};
+    use super::*;
+
+    #[test]
+    fn rate_intervals_stay_within_what_rates_can_be() {
+        let mut input = base();
+        input.variants = vec![variant("a", 1, 3, 0, 0), variant("b", 1, 2, 0, 0)];
+        let c = &build_report(&input).comparisons[0];
+        assert!(-1.0 <= c.lift_abs_ci_low && c.lift_abs_ci_high <= 1.0, "{c:?}");
+    }
+
+    #[test]
+    fn a_control_with_no_redemption_still_compares() {
+        let mut input = base();
+        input.variants = vec![variant("control", 1, 10_000, 0, 0), variant("b", 1, 10_000, 100, 100_000)];
+        let c = &build_report(&input).comparisons[0];
+        assert!(c.significant && c.p_value < 1e-6 && c.lift_abs_ci_low > 0.0, "{c:?}");
+    }
+
+    #[test]
+    fn net_money_needs_a_margin_and_holm_covers_both_families() {
+        let mut input = page_input();
+        let r = build_report(&input);
+        assert!(r.variants[0].net_per_issued.is_none() && r.comparisons[0].net_diff.is_none());
+        input.analysis.gross_margin = Some(0.4);
+        let r = build_report(&input);
+        let (v, c) = (&r.variants[1], &r.comparisons[0]);
+        // 0.4 × 7,240,000 − 1,234,567 over 10,000 issued.
+        assert!((v.net_per_issued.unwrap() - (0.4 * 7_240_000.0 - 1_234_567.0) / 10_000.0).abs() < 1e-9);
+        let (lo, hi) = (c.net_diff_ci_low.unwrap(), c.net_diff_ci_high.unwrap());
+        assert!(lo <= c.net_diff.unwrap() && c.net_diff.unwrap() <= hi);
+        // Two tests in the family (rate and net): Holm doubles the smaller p at most.
+        let smaller = c.p_value.min(c.net_p_value.unwrap());
+        assert!(c.p_value_adjusted.min(c.net_p_value_adjusted.unwrap()) <= (2.0 * smaller).min(1.0) + 1e-15);
+        assert!(c.expected_loss.is_some_and(|l| l >= 0.0));
+        assert_eq!(r.power.metric, "net_per_issued");
+    }
+
+    #[test]
+    fn rollbacks_give_a_rate_and_a_flag() {
+        let mut input = base();
+        input.variants[0].rolled_back = 7; // 7 of 707
+        input.variants[1].rolled_back = 300; // 300 of 1,200
+        let r = build_report(&input);
+        assert!((r.variants[1].rollback_rate - 0.25).abs() < 1e-12);
+        assert!(r.comparisons[0].rolled_back_more);
+        assert!(r.verdict.text.contains("is rolled back more often"), "{}", r.verdict.text);
+    }
+
+    #[test]
+    fn no_winner_without_enough_data_however_small_the_p_value() {
+        let mut input = base();
+        input.analysis.min_detectable_lift = 0.01; // needs far more than 10,000 per arm
+        let r = build_report(&input);
+        assert!(r.comparisons[0].significant && !r.power.enough_data);
+        assert_eq!(r.verdict.decision, Decision::KeepRunning);
+        input.analysis.min_detectable_lift = 0.5;
+        let r = build_report(&input);
+        assert!(r.power.enough_data);
+        assert_eq!(r.verdict.decision, Decision::Winner, "{}", r.verdict.text);
+        // An SRM alert overrides it.
+        input.variants[1] = VariantInput { issued: 5_000, ..input.variants[1].clone() };
+        assert_eq!(build_report(&input).verdict.decision, Decision::SrmAlert);
     }
 }

@@ -13,7 +13,7 @@ use super::format::{
     format_count, format_date, format_instant, format_money, format_pct, format_prob, format_redemptions,
     format_signed_pct, p_clause, pct_bare, share, signed_points,
 };
-use super::{outlook, Decision, Outlook, Report, ALPHA, SRM_ALERT};
+use super::{outlook, Decision, Outlook, Report, SRM_ALERT};
 
 pub mod burn;
 pub mod series;
@@ -157,6 +157,10 @@ pub struct VariantRow {
     pub ci_high: String,
     pub discount: String,
     pub order_value: String,
+    /// Net contribution per issued voucher with its interval, or `—` without a margin.
+    pub net_per_issued: String,
+    /// `2.1%` of its redemptions rolled back.
+    pub rollback_rate: String,
     pub comparison: Option<ComparisonCells>,
 }
 
@@ -167,10 +171,17 @@ pub struct ComparisonCells {
     pub class: &'static str,
     /// `+1.9 pts (+27%)`.
     pub lift: String,
+    /// The lift's interval, `+0.7 to +3.1 pts` (not adjusted for several comparisons).
+    pub lift_ci: String,
     pub significant: bool,
-    /// `0.012` or `< 0.001`.
+    /// `0.012` or `< 0.001`: the method's p-value, and after Holm's correction.
     pub p_value: String,
+    pub p_adjusted: String,
     pub prob_beat_control: String,
+    /// Net per issued voucher, variant − control, with its interval; `—` without a margin.
+    pub net_diff: String,
+    /// Rolled back more than the control (the cell is marked).
+    pub rolled_back_more: bool,
 }
 
 /// The sample-ratio check under the table.
@@ -187,6 +198,10 @@ pub struct Methods {
     pub control: String,
     pub currency: String,
     pub generated: String,
+    /// How the intervals and p-values were computed, and what they allow.
+    pub analysis: String,
+    /// What the campaign can detect so far.
+    pub power: String,
 }
 
 /// The gauge colour for a used fraction: blue, amber from 75%, red from 95%.
@@ -239,6 +254,8 @@ impl ReportPage {
                 control: r.variants.first().map_or_else(|| "first".into(), |v| v.name.clone()),
                 currency: r.currency.clone(),
                 generated: format_instant(r.as_of),
+                analysis: analysis_note(r),
+                power: power_note(r),
             },
         }
     }
@@ -400,12 +417,25 @@ fn variants_table(r: &Report) -> VariantsTable {
                     ""
                 };
                 let rel = c.lift_rel.map(|x| format!(" ({})", format_signed_pct(x))).unwrap_or_default();
+                let pts = |x: f64| format!("{:+.1}", if x.is_finite() { x * 100.0 } else { 0.0 });
                 ComparisonCells {
                     class,
                     lift: format!("{}{}", signed_points(c.lift_abs), rel),
-                    significant: c.p_value < ALPHA,
+                    lift_ci: format!("{} to {} pts", pts(c.lift_abs_ci_low), pts(c.lift_abs_ci_high)),
+                    significant: c.significant,
                     p_value: bare_p(c.p_value),
+                    p_adjusted: bare_p(c.p_value_adjusted),
                     prob_beat_control: format_prob(c.prob_beat_control),
+                    net_diff: match (c.net_diff, c.net_diff_ci_low, c.net_diff_ci_high) {
+                        (Some(d), Some(lo), Some(hi)) => format!(
+                            "{} [{} to {}]",
+                            money_f(d, &r.currency),
+                            money_f(lo, &r.currency),
+                            money_f(hi, &r.currency)
+                        ),
+                        _ => "—".into(),
+                    },
+                    rolled_back_more: c.rolled_back_more,
                 }
             });
             VariantRow {
@@ -419,6 +449,16 @@ fn variants_table(r: &Report) -> VariantsTable {
                 ci_high: pct_bare(v.rate_ci_high),
                 discount: format_money(v.discount_spent, &r.currency),
                 order_value: format_money(v.order_value, &r.currency),
+                net_per_issued: match (v.net_per_issued, v.net_per_issued_ci_low, v.net_per_issued_ci_high) {
+                    (Some(n), Some(lo), Some(hi)) => format!(
+                        "{} [{} to {}]",
+                        money_f(n, &r.currency),
+                        money_f(lo, &r.currency),
+                        money_f(hi, &r.currency)
+                    ),
+                    _ => "—".into(),
+                },
+                rollback_rate: format_pct(v.rollback_rate),
                 comparison,
             }
         })
@@ -440,6 +480,55 @@ fn variants_table(r: &Report) -> VariantsTable {
         }
     });
     VariantsTable { rows, srm }
+}
+
+/// Minor units with fractions as money, rounded to the cent.
+fn money_f(minor: f64, currency: &str) -> String {
+    format_money(if minor.is_finite() { minor.round() as i64 } else { 0 }, currency)
+}
+
+/// The method note under the table.
+fn analysis_note(r: &Report) -> String {
+    let a = &r.analysis;
+    let how = match a.method {
+        crate::domain::campaign::AnalysisMethod::Sequential => format!(
+            "Always-valid intervals and p-values (confidence sequences, tuning N* = {}): valid however often you look",
+            format_count(a.tuning.round() as u64)
+        ),
+        crate::domain::campaign::AnalysisMethod::Fixed => {
+            "Fixed-horizon intervals and p-values: valid for one look at a sample size fixed in advance".to_string()
+        }
+    };
+    let margin = match a.gross_margin {
+        Some(m) => format!("; net = {} of the order value − the discount", format_pct(m)),
+        None => "; set a gross_margin on the campaign to see net contribution".into(),
+    };
+    format!(
+        "{how}. Significance at {} uses Holm-adjusted p-values across the comparisons; the intervals are per comparison, not adjusted{margin}.",
+        format_pct(a.alpha)
+    )
+}
+
+/// The power note under the table.
+fn power_note(r: &Report) -> String {
+    let p = &r.power;
+    let now = match p.mde_rel {
+        Some(m) => format!(
+            "with the vouchers issued so far a lift of {} or more is detectable",
+            format_signed_pct(m)
+        ),
+        None => "no lift is detectable yet".into(),
+    };
+    let need = match p.issued_needed_per_arm {
+        Some(n) => format!(
+            "; detecting {} needs {} vouchers per variant{}",
+            format_signed_pct(p.min_detectable_lift),
+            format_count(n),
+            if p.enough_data { " (reached)" } else { "" }
+        ),
+        None => String::new(),
+    };
+    format!("Power (80%, on the {}): {now}{need}.", p.metric.replace('_', " "))
 }
 
 /// A p-value for a table cell: `0.21` or `< 0.001`.
