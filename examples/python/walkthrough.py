@@ -83,4 +83,4 @@ assert r.status_code == 403 and isinstance(r.parsed, Problem) and r.parsed.code 
 # Marketer: the report, with the reports key.
 report = get_campaign_report.sync(campaign, client=reports)
 assert report.budget.spent == 1800 and report.status == CampaignStatus.ACTIVE, report
-print(f"walk-through passed: campaign {campaign}, code {code}, report verdict: {report.verdict}")
+print(f"walk-through passed: campaign {campaign}, code {code}, report verdict: {report.verdict.decision}: {report.verdict.text}")

@@ -92,4 +92,4 @@ const report = await reports.GET("/v1/campaigns/{id}/report", { params: { path: 
 assert.equal(report.response.status, 200);
 assert.equal(report.data?.budget.spent, 1800);
 assert.equal(report.data?.status, "active");
-console.log(`walk-through passed: campaign ${campaign}, code ${code}, report verdict: ${report.data?.verdict}`);
+console.log(`walk-through passed: campaign ${campaign}, code ${code}, report verdict: ${report.data?.verdict.decision}: ${report.data?.verdict.text}`);

@@ -301,3 +301,89 @@ async fn the_analysis_setting_is_validated_stored_and_used_by_the_report() {
         json!({"method": "fixed", "alpha": 0.01, "tuning": 5000.0, "correction": "holm", "gross_margin": 0.4})
     );
 }
+
+/// Dumps the DOM of a page a real headless Chromium rendered.
+fn chromium_dom(url: &str) -> String {
+    let profile = tempfile::tempdir().unwrap();
+    let out = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1280,2000",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(url)
+        .output()
+        .expect("chromium must be installed (.ci/run installs Debian's chromium)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The pages a marketer opens on the edges of the calendar and of the design: five variants on
+/// a campaign running to 2099, and a campaign one day long with one redemption (no projection
+/// from an hour of data, a one-point chart).
+#[tokio::test]
+async fn five_variants_to_2099_and_a_one_day_campaign_render_in_chromium() {
+    if !crate::helpers::tool_on_path("chromium", "chromium") {
+        return;
+    }
+    let five = json!({"variants": [
+        {"name": "control", "weight": 1}, {"name": "v-two", "weight": 1}, {"name": "v-three", "weight": 1},
+        {"name": "v-four", "weight": 1}, {"name": "v-five", "weight": 1}],
+        "analysis": {"gross_margin": 0.4},
+        "expires_at": "2099-12-31T00:00:00Z"});
+    let now = chrono::Utc::now();
+    let one_day = json!({"budget": {"max_amount": 20000},
+                         "starts_at": (now - chrono::Duration::hours(1)).to_rfc3339(),
+                         "expires_at": (now + chrono::Duration::hours(23)).to_rfc3339()});
+    for (overrides, names) in
+        [(five, &["control", "v-two", "v-three", "v-four", "v-five"][..]), (one_day, &["default"][..])]
+    {
+        let s = shop(Options::default(), 25, overrides).await;
+        for i in 0..5 {
+            let (c, k) = &s.vouchers[i];
+            assert_eq!(s.redeem(c, k, &format!("o-{i}"), 9000).await.status(), 201);
+        }
+        let reports = s.app.key("reports").await;
+        let port = s.app.address.rsplit(':').next().unwrap().to_owned();
+        let dom =
+            chromium_dom(&format!("http://m:{reports}@127.0.0.1:{port}/reports/campaigns/{}", s.campaign));
+        for id in [
+            "verdict",
+            "budget-gauge",
+            "burn-down",
+            "variant-rates",
+            "daily-series",
+            "variants-table",
+            "power-note",
+        ] {
+            assert!(dom.contains(&format!("id=\"{id}\"")), "#{id} missing:\n{}", &dom[..dom.len().min(1500)]);
+        }
+        for name in names {
+            assert!(dom.contains(name), "variant {name}");
+        }
+        assert!(!dom.contains("NaN") && !dom.contains("Infinity"), "no broken number");
+        // The daily chart shows its one day as a point.
+        assert!(dom.contains("<circle"), "a one-point chart still shows its point");
+        let r: Value =
+            s.app.get(&format!("/v1/campaigns/{}/report", s.campaign), &reports).await.json().await.unwrap();
+        if names.len() == 1 {
+            assert_eq!(
+                r["budget"]["projected_exhaustion_at"],
+                Value::Null,
+                "no projection from an hour: {r}"
+            );
+            assert!(dom.contains("less than a day of data"), "the page says why");
+        } else {
+            assert_eq!(r["comparisons"].as_array().unwrap().len(), 4);
+            assert!(r["comparisons"][0]["net_diff"].is_number(), "{r}");
+            assert!(dom.contains("Holm-adjusted"));
+        }
+    }
+}

@@ -157,7 +157,8 @@ pub struct VariantRow {
     pub ci_high: String,
     pub discount: String,
     pub order_value: String,
-    /// Net contribution per issued voucher with its interval, or `—` without a margin.
+    /// Net contribution per issued voucher with its interval (`1.38 [1.22, 1.55]`, major units),
+    /// or `—` without a margin.
     pub net_per_issued: String,
     /// `2.1%` of its redemptions rolled back.
     pub rollback_rate: String,
@@ -171,7 +172,7 @@ pub struct ComparisonCells {
     pub class: &'static str,
     /// `+1.9 pts (+27%)`.
     pub lift: String,
-    /// The lift's interval, `+0.7 to +3.1 pts` (not adjusted for several comparisons).
+    /// The lift's interval in points, `+0.7, +3.1` (not adjusted for several comparisons).
     pub lift_ci: String,
     pub significant: bool,
     /// `0.012` or `< 0.001`: the method's p-value, and after Holm's correction.
@@ -421,18 +422,15 @@ fn variants_table(r: &Report) -> VariantsTable {
                 ComparisonCells {
                     class,
                     lift: format!("{}{}", signed_points(c.lift_abs), rel),
-                    lift_ci: format!("{} to {} pts", pts(c.lift_abs_ci_low), pts(c.lift_abs_ci_high)),
+                    lift_ci: format!("{}, {}", pts(c.lift_abs_ci_low), pts(c.lift_abs_ci_high)),
                     significant: c.significant,
                     p_value: bare_p(c.p_value),
                     p_adjusted: bare_p(c.p_value_adjusted),
                     prob_beat_control: format_prob(c.prob_beat_control),
                     net_diff: match (c.net_diff, c.net_diff_ci_low, c.net_diff_ci_high) {
-                        (Some(d), Some(lo), Some(hi)) => format!(
-                            "{} [{} to {}]",
-                            money_f(d, &r.currency),
-                            money_f(lo, &r.currency),
-                            money_f(hi, &r.currency)
-                        ),
+                        (Some(d), Some(lo), Some(hi)) => {
+                            format!("{} [{}, {}]", signed(d), signed(lo), signed(hi))
+                        }
                         _ => "—".into(),
                     },
                     rolled_back_more: c.rolled_back_more,
@@ -450,12 +448,7 @@ fn variants_table(r: &Report) -> VariantsTable {
                 discount: format_money(v.discount_spent, &r.currency),
                 order_value: format_money(v.order_value, &r.currency),
                 net_per_issued: match (v.net_per_issued, v.net_per_issued_ci_low, v.net_per_issued_ci_high) {
-                    (Some(n), Some(lo), Some(hi)) => format!(
-                        "{} [{} to {}]",
-                        money_f(n, &r.currency),
-                        money_f(lo, &r.currency),
-                        money_f(hi, &r.currency)
-                    ),
+                    (Some(n), Some(lo), Some(hi)) => format!("{} [{}, {}]", major(n), major(lo), major(hi)),
                     _ => "—".into(),
                 },
                 rollback_rate: format_pct(v.rollback_rate),
@@ -482,9 +475,14 @@ fn variants_table(r: &Report) -> VariantsTable {
     VariantsTable { rows, srm }
 }
 
-/// Minor units with fractions as money, rounded to the cent.
-fn money_f(minor: f64, currency: &str) -> String {
-    format_money(if minor.is_finite() { minor.round() as i64 } else { 0 }, currency)
+/// Minor units with fractions as major units, two decimals (`1.38`; the column names the currency).
+fn major(minor: f64) -> String {
+    format!("{:.2}", if minor.is_finite() { minor / 100.0 } else { 0.0 })
+}
+
+/// The same with a sign (`+1.00`), for differences.
+fn signed(minor: f64) -> String {
+    format!("{:+.2}", if minor.is_finite() { minor / 100.0 } else { 0.0 })
 }
 
 /// The method note under the table.

@@ -92,20 +92,22 @@ fn decide(r: &Report, control: &ReportVariant) -> (Decision, Option<String>) {
         (None, true) => Some((control.name.clone(), None)),
         _ => None,
     };
-    let wait = |name: &str| match r.power.issued_needed_per_arm {
+    let fewest = r.variants.iter().map(|v| v.issued).min().unwrap_or(0);
+    let wait = match r.power.issued_needed_per_arm {
         Some(n) if !r.power.enough_data => format!(
-            "{name} looks better, but keep running: detecting {} needs {} vouchers per variant.",
+            "Keep running before you decide: the campaign is set up to detect {}, which needs {} vouchers per variant ({} so far).",
             format_signed_pct(r.power.min_detectable_lift),
-            format_count(n)
+            format_count(n),
+            format_count(fewest)
         ),
         _ => format!(
-            "{name} looks better, but keep running until the larger variant has {} redemptions.",
+            "Keep running before you decide: wait until the larger variant has {} redemptions.",
             MIN_WINNER_REDEMPTIONS
         ),
     };
     match winner {
         Some((name, c)) if ready => (Decision::Winner, Some(winner_sentence(r, &name, c, control))),
-        Some((name, _)) => (Decision::KeepRunning, Some(wait(&name))),
+        Some((name, c)) => (Decision::KeepRunning, Some(format!("{} {wait}", winner_sentence(r, &name, c, control)))),
         None if r.power.enough_data => (
             Decision::NoDifferenceYet,
             Some(format!(
