@@ -22,22 +22,7 @@ struct Issued {
     open: i64,
 }
 
-/// Per variant: rolled-back redemptions and the sums of squares of the live ones.
-#[derive(QueryableByName)]
-struct Moments {
-    #[diesel(sql_type = Integer)]
-    variant: i32,
-    #[diesel(sql_type = BigInt)]
-    rolled_back: i64,
-    #[diesel(sql_type = Double)]
-    order_sq: f64,
-    #[diesel(sql_type = Double)]
-    discount_sq: f64,
-    #[diesel(sql_type = Double)]
-    order_discount: f64,
-}
-
-/// Live redemptions of one variant on one day.
+/// Redemptions of one variant on one day, live or rolled back.
 #[derive(QueryableByName)]
 struct VariantDay {
     #[diesel(sql_type = Integer)]
@@ -54,6 +39,15 @@ struct VariantDay {
     order_hi: i64,
     #[diesel(sql_type = BigInt)]
     order_lo: i64,
+    /// 1: live redemptions; 0: rolled back (only their count is used).
+    #[diesel(sql_type = Integer)]
+    live: i32,
+    #[diesel(sql_type = Double)]
+    order_sq: f64,
+    #[diesel(sql_type = Double)]
+    discount_sq: f64,
+    #[diesel(sql_type = Double)]
+    order_discount: f64,
 }
 
 /// Sums are taken in two parts, `x / 2^24` and `x % 2^24`, each of which sums within a
@@ -103,34 +97,30 @@ pub fn aggregates(conn: &mut Conn, campaign_id: i32, variants: usize) -> Result<
         AnyConnection::Pg(_) => "DOUBLE PRECISION",
         AnyConnection::Sqlite(_) => "REAL",
     };
-    let live = "rolled_back_at IS NULL";
-    let moments_sql = format!(
-        "SELECT variant, COALESCE(SUM(CASE WHEN {live} THEN 0 ELSE 1 END), 0) AS rolled_back, \
-         CAST(COALESCE(SUM(CASE WHEN {live} THEN CAST(order_amount AS {real}) * order_amount END), 0) AS {real}) AS order_sq, \
-         CAST(COALESCE(SUM(CASE WHEN {live} THEN CAST(discount AS {real}) * discount END), 0) AS {real}) AS discount_sq, \
-         CAST(COALESCE(SUM(CASE WHEN {live} THEN CAST(order_amount AS {real}) * discount END), 0) AS {real}) AS order_discount \
-         FROM redemptions WHERE campaign_id = {campaign_id} GROUP BY variant"
-    );
     let day_expr = match conn.any() {
         AnyConnection::Pg(_) => "to_char(redeemed_at, 'YYYY-MM-DD')",
         AnyConnection::Sqlite(_) => "substr(redeemed_at, 1, 10)",
     };
-    // One pass over the live redemptions, grouped by variant and day; folded below.
+    // One pass over the campaign's redemptions, grouped by variant, day and live or rolled back
+    // (columns 1, 2 and 8); folded below. The squares are floating point: a variance needs no
+    // more than its 15 digits.
     let redeemed_sql = format!(
         "SELECT variant, {day_expr} AS day, COUNT(*) AS n, \
          CAST(COALESCE(SUM(discount / {SPLIT}), 0) AS BIGINT) AS discount_hi, \
          CAST(COALESCE(SUM(discount % {SPLIT}), 0) AS BIGINT) AS discount_lo, \
          CAST(COALESCE(SUM(order_amount / {SPLIT}), 0) AS BIGINT) AS order_hi, \
-         CAST(COALESCE(SUM(order_amount % {SPLIT}), 0) AS BIGINT) AS order_lo FROM redemptions \
-         WHERE campaign_id = {campaign_id} AND rolled_back_at IS NULL GROUP BY 1, 2"
+         CAST(COALESCE(SUM(order_amount % {SPLIT}), 0) AS BIGINT) AS order_lo, \
+         CASE WHEN rolled_back_at IS NULL THEN 1 ELSE 0 END AS live, \
+         CAST(COALESCE(SUM(CAST(order_amount AS {real}) * order_amount), 0) AS {real}) AS order_sq, \
+         CAST(COALESCE(SUM(CAST(discount AS {real}) * discount), 0) AS {real}) AS discount_sq, \
+         CAST(COALESCE(SUM(CAST(order_amount AS {real}) * discount), 0) AS {real}) AS order_discount \
+         FROM redemptions WHERE campaign_id = {campaign_id} GROUP BY 1, 2, 8"
     );
-    let (issued, redeemed, moments): (Vec<Issued>, Vec<VariantDay>, Vec<Moments>) =
-        crate::per_backend!(conn, |c| {
-            let issued = sql_query(&issued_sql).load(c)?;
-            let redeemed = sql_query(&redeemed_sql).load(c)?;
-            let moments = sql_query(&moments_sql).load(c)?;
-            Ok::<_, diesel::result::Error>((issued, redeemed, moments))
-        })?;
+    let (issued, redeemed): (Vec<Issued>, Vec<VariantDay>) = crate::per_backend!(conn, |c| {
+        let issued = sql_query(&issued_sql).load(c)?;
+        let redeemed = sql_query(&redeemed_sql).load(c)?;
+        Ok::<_, diesel::result::Error>((issued, redeemed))
+    })?;
     let mut out = Aggregates { variants: vec![VariantTotals::default(); variants], daily: Vec::new() };
     for i in issued {
         if let Some(v) = out.variants.get_mut(i.variant as usize) {
@@ -138,21 +128,22 @@ pub fn aggregates(conn: &mut Conn, campaign_id: i32, variants: usize) -> Result<
             v.open = i.open;
         }
     }
-    for m in moments {
-        if let Some(v) = out.variants.get_mut(m.variant as usize) {
-            v.rolled_back = m.rolled_back;
-            v.order_sq = m.order_sq;
-            v.discount_sq = m.discount_sq;
-            v.order_discount = m.order_discount;
-        }
-    }
     let mut days: std::collections::BTreeMap<NaiveDate, (i64, i128)> = Default::default();
     for r in redeemed {
+        if r.live == 0 {
+            if let Some(v) = out.variants.get_mut(r.variant as usize) {
+                v.rolled_back += r.n;
+            }
+            continue;
+        }
         let (discount, order_value) = (joined(r.discount_hi, r.discount_lo), joined(r.order_hi, r.order_lo));
         if let Some(v) = out.variants.get_mut(r.variant as usize) {
             v.redeemed += r.n;
             v.discount += discount;
             v.order_value += order_value;
+            v.order_sq += r.order_sq;
+            v.discount_sq += r.discount_sq;
+            v.order_discount += r.order_discount;
         }
         if let Ok(day) = NaiveDate::parse_from_str(&r.day, "%Y-%m-%d") {
             let e = days.entry(day).or_default();

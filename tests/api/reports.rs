@@ -32,6 +32,8 @@ async fn the_report_counts_live_redemptions_exactly() {
     };
     // Redeem the first 12 vouchers for 100.00 each, roll back 3 of them.
     let mut expected = [(0u64, 0i64, 0i64); 2]; // (redeemed, discount, order value)
+    let mut rolled_back = [0u64; 2];
+    let mut discount_sq = [0f64; 2];
     let mut issued = [0u64; 2];
     for i in 0..s.vouchers.len() {
         issued[variant_of(i) as usize] += 1;
@@ -48,6 +50,9 @@ async fn the_report_counts_live_redemptions_exactly() {
             expected[v].0 += 1;
             expected[v].1 += discount;
             expected[v].2 += 10000;
+            discount_sq[v] += (discount * discount) as f64;
+        } else {
+            rolled_back[v] += 1;
         }
     }
     for (i, id) in ids.iter().enumerate() {
@@ -81,6 +86,20 @@ async fn the_report_counts_live_redemptions_exactly() {
         assert_eq!(row["redeemed"], expected[v].0);
         assert_eq!(row["discount_spent"], expected[v].1);
         assert_eq!(row["order_value"], expected[v].2);
+        // The money moments come from the same grouped pass: rolled-back rows count apart.
+        assert_eq!(row["rolled_back"], rolled_back[v], "{row}");
+        let per_issued = row["discount_per_issued"].as_f64().unwrap();
+        assert!((per_issued - expected[v].1 as f64 / issued[v] as f64).abs() < 1e-9, "{row}");
+        let (n, mean) = (issued[v] as f64, expected[v].1 as f64 / issued[v] as f64);
+        let sd = ((discount_sq[v] - n * mean * mean) / (n - 1.0) / n).sqrt();
+        let (lo, hi) = (
+            row["discount_per_issued_ci_low"].as_f64().unwrap(),
+            row["discount_per_issued_ci_high"].as_f64().unwrap(),
+        );
+        assert!(
+            lo < per_issued && per_issued < hi && hi - lo > 2.0 * 1.95 * sd,
+            "sequential is wider than fixed: {row}"
+        );
         let rate = row["rate"].as_f64().unwrap();
         assert!((rate - expected[v].0 as f64 / issued[v] as f64).abs() < 1e-12);
         assert!(
