@@ -203,24 +203,7 @@ async fn the_page_renders_its_charts_in_a_real_headless_browser() {
     let url = format!("http://marketer:{reports}@127.0.0.1:{port}/reports/campaigns/{}", s.campaign);
     let profile = tempfile::tempdir().unwrap();
     let shot = profile.path().join("report.png");
-    let chromium = |extra: &[String]| {
-        let mut cmd = Command::new("chromium");
-        cmd.args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--window-size=1280,2000",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .args(extra)
-        .arg(&url);
-        cmd.output().expect("chromium must be installed (.ci/run installs Debian's chromium)")
-    };
+    let chromium = |extra: &[String]| chromium_run(profile.path(), &url, extra);
     let dom = chromium(&["--dump-dom".to_string()]);
     let dom = String::from_utf8_lossy(&dom.stdout).into_owned();
     for id in ["verdict", "budget-gauge", "burn-down", "variant-rates", "daily-series", "variants-table"] {
@@ -321,10 +304,9 @@ async fn the_analysis_setting_is_validated_stored_and_used_by_the_report() {
     );
 }
 
-/// Dumps the DOM of a page a real headless Chromium rendered.
-fn chromium_dom(url: &str) -> String {
-    let profile = tempfile::tempdir().unwrap();
-    let out = Command::new("chromium")
+/// Runs a real headless Chromium on `url` with its own profile and the `extra` arguments.
+fn chromium_run(profile: &std::path::Path, url: &str, extra: &[String]) -> std::process::Output {
+    Command::new("chromium")
         .args([
             "--headless",
             "--no-sandbox",
@@ -335,12 +317,18 @@ fn chromium_dom(url: &str) -> String {
             "--disable-component-update",
             "--disable-sync",
             "--window-size=1280,2000",
-            "--dump-dom",
         ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(extra)
         .arg(url)
         .output()
-        .expect("chromium must be installed (.ci/run installs Debian's chromium)");
+        .expect("chromium must be installed (.ci/run installs Debian's chromium)")
+}
+
+/// Dumps the DOM of a page a real headless Chromium rendered.
+fn chromium_dom(url: &str) -> String {
+    let profile = tempfile::tempdir().unwrap();
+    let out = chromium_run(profile.path(), url, &["--dump-dom".to_string()]);
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
