@@ -19,6 +19,7 @@ use crate::{
         },
         customer::{parse_currency, CustomerId},
         money::Money,
+        plan::{self, Plan},
         segment::Segment,
         voucher::VoucherStatus,
     },
@@ -126,12 +127,16 @@ pub struct CampaignView {
     pub code: CodeSpec,
     pub status: CampaignStatus,
     pub analysis: Analysis,
+    /// Power at creation: vouchers each arm needs to detect `analysis.min_detectable_lift`;
+    /// `null` with one variant.
+    pub plan: Option<Plan>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 impl From<Campaign> for CampaignView {
     fn from(c: Campaign) -> Self {
+        let plan = plan::plan(&c.variants, &c.analysis, &c.budget);
         CampaignView {
             id: c.id.to_string(),
             name: c.name,
@@ -145,6 +150,7 @@ impl From<Campaign> for CampaignView {
             variants: c.variants,
             code: CodeSpec { prefix: c.prefix },
             status: c.status,
+            plan,
             analysis: c.analysis,
             created_at: utc(c.created_at),
             updated_at: utc(c.updated_at),

@@ -189,6 +189,12 @@ pub struct Analysis {
     #[serde(default = "Analysis::default_tuning")]
     #[schema(example = 5000.0)]
     pub tuning: f64,
+    /// For planning: the redemption rate you expect for the control (between 0.0001 and 0.9999),
+    /// e.g. from an earlier campaign. With it the campaign says at creation how many vouchers
+    /// each arm needs (`plan`); without it the plan shows a few typical rates. Default: none.
+    #[serde(default)]
+    #[schema(example = 0.08)]
+    pub expected_rate: Option<f64>,
 }
 
 impl Default for Analysis {
@@ -199,6 +205,7 @@ impl Default for Analysis {
             gross_margin: None,
             min_detectable_lift: Self::default_mde(),
             tuning: Self::default_tuning(),
+            expected_rate: None,
         }
     }
 }
@@ -230,6 +237,9 @@ impl Analysis {
         }
         if !(100.0..=1e7).contains(&self.tuning) {
             return bad("tuning", "tuning must be between 100 and 10000000");
+        }
+        if self.expected_rate.is_some_and(|r| !(0.0001..=0.9999).contains(&r)) {
+            return bad("expected_rate", "expected_rate must be between 0.0001 and 0.9999");
         }
         Ok(self)
     }

@@ -8,6 +8,7 @@ pub mod csv;
 pub mod customer;
 pub mod money;
 pub mod order;
+pub mod plan;
 pub mod refusal;
 pub mod report;
 pub mod segment;

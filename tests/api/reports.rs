@@ -262,13 +262,16 @@ async fn the_analysis_setting_is_validated_stored_and_used_by_the_report() {
     assert_eq!(
         c["analysis"],
         json!({"method": "sequential", "alpha": 0.05, "gross_margin": null,
-               "min_detectable_lift": 0.1, "tuning": 5000.0})
+               "min_detectable_lift": 0.1, "tuning": 5000.0, "expected_rate": null})
     );
+    assert_eq!(c["plan"], Value::Null, "one variant: nothing to compare, no plan");
     for (bad, field) in [
         (json!({"alpha": 0.7}), "analysis.alpha"),
         (json!({"gross_margin": 1.5}), "analysis.gross_margin"),
         (json!({"min_detectable_lift": 0}), "analysis.min_detectable_lift"),
         (json!({"tuning": 1}), "analysis.tuning"),
+        (json!({"expected_rate": 1.0}), "analysis.expected_rate"),
+        (json!({"expected_rate": "8%"}), "analysis.expected_rate"),
     ] {
         let mut body = json!({"name": "x", "currency": "EUR", "segment": {"kind": "all_consented"},
                               "discount": {"type": "amount", "amount": 500},
@@ -302,6 +305,52 @@ async fn the_analysis_setting_is_validated_stored_and_used_by_the_report() {
         r["analysis"],
         json!({"method": "fixed", "alpha": 0.01, "tuning": 5000.0, "correction": "holm", "gross_margin": 0.4})
     );
+}
+
+#[tokio::test]
+async fn a_campaign_says_at_creation_how_many_vouchers_its_arms_need() {
+    let app = TestApp::spawn().await;
+    let crm = app.key("crm").await;
+    let arms = json!([{"name": "control", "weight": 1}, {"name": "b", "weight": 1}]);
+    // The helper's budget allows 500 redemptions: far fewer than +10% at 8% needs.
+    let body = json!({"name": "Plan", "currency": "EUR", "segment": {"kind": "all_consented"},
+                      "discount": {"type": "amount", "amount": 500},
+                      "budget": {"max_redemptions": 500},
+                      "expires_at": "2099-01-01T00:00:00Z", "variants": arms,
+                      "analysis": {"method": "fixed", "expected_rate": 0.078}});
+    let c = app.post_ok("/v1/campaigns", &body, 201).await;
+    let plan = &c["plan"];
+    assert_eq!(plan["metric"], "redemption_rate");
+    assert_eq!(plan["expected_rate"], 0.078);
+    assert_eq!(plan["at_rates"].as_array().unwrap().len(), 1);
+    let row = &plan["at_rates"][0];
+    let per_arm = row["issued_needed_per_arm"].as_u64().unwrap();
+    assert_eq!(per_arm, 20_504, "{row}");
+    assert_eq!(row["issued_needed_total"].as_u64(), Some(2 * per_arm));
+    assert_eq!(row["budget_allows"], false);
+    let text = plan["text"].as_str().unwrap();
+    assert!(text.contains("per arm") && text.contains("The budget's 500 redemptions"), "{text}");
+
+    // Without an expected rate: typical rates; the same plan on GET, and PATCH recomputes it.
+    let id = c["id"].as_str().unwrap();
+    let patched: Value = app
+        .patch_json(&format!("/v1/campaigns/{id}"), &crm, &json!({"analysis": {}, "budget": {}}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let rows = patched["plan"]["at_rates"].as_array().unwrap();
+    assert_eq!(rows.iter().map(|r| r["rate"].as_f64().unwrap()).collect::<Vec<_>>(), [0.02, 0.05, 0.1, 0.2]);
+    assert!(rows.iter().all(|r| r["budget_allows"].is_null()), "no count limit left: {rows:?}");
+    let got: Value = app.get(&format!("/v1/campaigns/{id}"), &crm).await.json().await.unwrap();
+    assert_eq!(got["plan"], patched["plan"]);
+    let sequential = got["plan"]["at_rates"][2]["issued_needed_per_arm"].as_u64().unwrap();
+    let fixed_10 = {
+        let f = json!({"analysis": {"method": "fixed"}});
+        let v: Value = app.patch_json(&format!("/v1/campaigns/{id}"), &crm, &f).await.json().await.unwrap();
+        v["plan"]["at_rates"][2]["issued_needed_per_arm"].as_u64().unwrap()
+    };
+    assert!(sequential > fixed_10, "always-valid inference costs vouchers: {sequential} vs {fixed_10}");
 }
 
 /// Runs a real headless Chromium on `url` with its own profile and the `extra` arguments.
