@@ -1,0 +1,1 @@
+DROP STATISTICS redemptions_report_groups;
