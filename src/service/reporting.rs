@@ -19,15 +19,14 @@ fn clamp(sum: i128) -> i64 {
 
 /// The report of a campaign as of now; `None` when there is no such campaign.
 pub async fn report(db: &Db, campaign_id: i32) -> Result<Option<Report>, StoreError> {
-    let Some(campaign) = db.run(move |c| campaigns::get(c, campaign_id)).await? else { return Ok(None) };
-    // The two scans (vouchers, redemptions) on two connections at once: on a large campaign
-    // each takes about as long as the other, and the report waits for the longer one only.
-    let variants = campaign.variants.len();
-    let (counts, totals) = tokio::try_join!(
-        db.run(move |c| reports::issued_counts(c, campaign_id)),
-        db.run(move |c| reports::redemption_totals(c, campaign_id, variants)),
-    )?;
-    let agg = totals.with_issued(&counts);
+    let data = db
+        .run(move |c| {
+            let Some(campaign) = campaigns::get(c, campaign_id)? else { return Ok(None) };
+            let aggregates = reports::aggregates(c, campaign_id, campaign.variants.len())?;
+            Ok(Some((campaign, aggregates)))
+        })
+        .await?;
+    let Some((campaign, agg)) = data else { return Ok(None) };
     let input = ReportInput {
         campaign_id: campaign.id.to_string(),
         campaign_name: campaign.name.clone(),

@@ -102,38 +102,13 @@ pub struct Aggregates {
     pub daily: Vec<(NaiveDate, i64, i128)>,
 }
 
-/// Vouchers issued and still open, by variant: `(variant, issued, open)`.
-pub fn issued_counts(conn: &mut Conn, campaign_id: i32) -> Result<Vec<(i32, i64, i64)>, StoreError> {
+/// Sums a campaign's vouchers and live redemptions by variant and by day.
+pub fn aggregates(conn: &mut Conn, campaign_id: i32, variants: usize) -> Result<Aggregates, StoreError> {
     let issued_sql = format!(
         "SELECT variant, COUNT(*) AS n, \
          COALESCE(SUM(CASE WHEN status = 'issued' THEN 1 ELSE 0 END), 0) AS open \
          FROM vouchers WHERE campaign_id = {campaign_id} GROUP BY variant"
     );
-    let rows: Vec<Issued> = crate::per_backend!(conn, |c| sql_query(&issued_sql).load(c))?;
-    Ok(rows.into_iter().map(|i| (i.variant, i.n, i.open)).collect())
-}
-
-impl Aggregates {
-    /// Fills in [`issued_counts`] (read apart from the redemptions, so that the two scans can
-    /// run at once on two connections).
-    pub fn with_issued(mut self, counts: &[(i32, i64, i64)]) -> Self {
-        for &(variant, n, open) in counts {
-            if let Some(v) = self.variants.get_mut(variant as usize) {
-                v.issued = n;
-                v.open = open;
-            }
-        }
-        self
-    }
-}
-
-/// Sums a campaign's redemptions by variant and by day (issued counts left at 0: see
-/// [`Aggregates::with_issued`]).
-pub fn redemption_totals(
-    conn: &mut Conn,
-    campaign_id: i32,
-    variants: usize,
-) -> Result<Aggregates, StoreError> {
     let real = match conn.any() {
         AnyConnection::Pg(_) => "DOUBLE PRECISION",
         AnyConnection::Sqlite(_) => "REAL",
@@ -169,8 +144,18 @@ pub fn redemption_totals(
         discount = sum("discount"),
         order = sum("order_amount"),
     );
-    let redeemed: Vec<VariantDay> = crate::per_backend!(conn, |c| sql_query(&redeemed_sql).load(c))?;
+    let (issued, redeemed): (Vec<Issued>, Vec<VariantDay>) = crate::per_backend!(conn, |c| {
+        let issued = sql_query(&issued_sql).load(c)?;
+        let redeemed = sql_query(&redeemed_sql).load(c)?;
+        Ok::<_, diesel::result::Error>((issued, redeemed))
+    })?;
     let mut out = Aggregates { variants: vec![VariantTotals::default(); variants], daily: Vec::new() };
+    for i in issued {
+        if let Some(v) = out.variants.get_mut(i.variant as usize) {
+            v.issued = i.n;
+            v.open = i.open;
+        }
+    }
     let mut days: std::collections::BTreeMap<NaiveDate, (i64, i128)> = Default::default();
     for r in redeemed {
         if r.live == 0 {
