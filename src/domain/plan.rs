@@ -67,14 +67,20 @@ pub fn plan(variants: &[Variant], analysis: &Analysis, budget: &Budget) -> Optio
     let at_rates: Vec<PlanAtRate> = rates
         .into_iter()
         .map(|rate| {
-            let per_arm = issued_needed_per_arm(
-                rate,
-                rate * (1.0 - rate),
-                analysis.min_detectable_lift,
-                analysis.alpha,
-                DEFAULT_POWER,
-                method_of(analysis),
-            );
+            // A lift that would take the rate past 100% cannot happen, however many vouchers.
+            let possible = rate * (1.0 + analysis.min_detectable_lift) < 1.0;
+            let per_arm = possible
+                .then(|| {
+                    issued_needed_per_arm(
+                        rate,
+                        rate * (1.0 - rate),
+                        analysis.min_detectable_lift,
+                        analysis.alpha,
+                        DEFAULT_POWER,
+                        method_of(analysis),
+                    )
+                })
+                .flatten();
             // The smallest arm gets min_weight/total_weight of the vouchers (rounded up).
             let total = per_arm.and_then(|n| {
                 let t = u128::from(n) * u128::from(total_weight);
@@ -105,13 +111,11 @@ pub fn plan(variants: &[Variant], analysis: &Analysis, budget: &Budget) -> Optio
     })
 }
 
+/// A percentage with as few decimals as it needs, up to two: `10%`, `7.8%`, `0.01%`, `99.99%`.
 fn percent(x: f64) -> String {
-    let p = x * 100.0;
-    if (p - p.round()).abs() < 1e-9 {
-        format!("{p:.0}%")
-    } else {
-        format!("{p:.1}%")
-    }
+    let p = format!("{:.2}", x * 100.0);
+    let p = p.trim_end_matches('0').trim_end_matches('.');
+    format!("{p}%")
 }
 
 fn sentence(analysis: &Analysis, at: &[PlanAtRate], budget: &Budget) -> String {
@@ -134,6 +138,10 @@ fn sentence(analysis: &Analysis, at: &[PlanAtRate], budget: &Budget) -> String {
                 }
                 s
             }
+            _ if rate * (1.0 + analysis.min_detectable_lift) >= 1.0 => format!(
+                "A {} redemption rate cannot rise by +{lift}: lower min_detectable_lift.",
+                percent(rate)
+            ),
             _ => {
                 format!("No practical number of vouchers detects a +{lift} lift at a {} rate.", percent(rate))
             }
@@ -145,6 +153,9 @@ fn sentence(analysis: &Analysis, at: &[PlanAtRate], budget: &Budget) -> String {
                     r.issued_needed_per_arm.map(|n| format!("{} at {}", format_count(n), percent(r.rate)))
                 })
                 .collect();
+            if rows.is_empty() {
+                return format!("No typical redemption rate can rise by +{lift}: lower min_detectable_lift.");
+            }
             format!(
                 "To detect a +{lift} lift, each arm needs {} redemption rate; set analysis.expected_rate for your own.",
                 rows.join(", ")
@@ -205,6 +216,19 @@ mod tests {
         assert!(p.text.contains("The budget's 500 redemptions end the campaign"), "{}", p.text);
         let big = Budget { max_amount: None, max_redemptions: Some(10_000_000) };
         assert_eq!(plan(&arms(&[1, 1]), &a, &big).unwrap().at_rates[0].budget_allows, Some(true));
+    }
+
+    #[test]
+    fn a_lift_past_a_rate_of_one_is_impossible_and_small_rates_keep_their_digits() {
+        let a = Analysis { expected_rate: Some(0.9999), min_detectable_lift: 10.0, ..Analysis::default() };
+        let p = plan(&arms(&[1, 1]), &a, &Budget::default()).unwrap();
+        assert_eq!(p.at_rates[0].issued_needed_per_arm, None);
+        assert_eq!(p.at_rates[0].issued_needed_total, None);
+        assert!(p.text.contains("99.99% redemption rate cannot rise by +1000%"), "{}", p.text);
+        let a = Analysis { expected_rate: Some(0.0001), ..Analysis::default() };
+        let p = plan(&arms(&[1, 1]), &a, &Budget::default()).unwrap();
+        assert!(p.text.contains("at a 0.01% redemption rate"), "{}", p.text);
+        assert_eq!((percent(0.1), percent(0.078), percent(0.2)), ("10%".into(), "7.8%".into(), "20%".into()));
     }
 
     #[test]
